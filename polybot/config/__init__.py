@@ -1,0 +1,23 @@
+"""Settings: where things are and the secrets (env + optional TOML), validated at start-up."""
+
+from polybot.config.settings import (
+    ApiSettings,
+    BusSettings,
+    PolymarketCredentials,
+    RiskSettings,
+    Settings,
+    VenueSettings,
+    load_settings,
+    masked_settings,
+)
+
+__all__ = [
+    "ApiSettings",
+    "BusSettings",
+    "PolymarketCredentials",
+    "RiskSettings",
+    "Settings",
+    "VenueSettings",
+    "load_settings",
+    "masked_settings",
+]

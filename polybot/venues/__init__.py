@@ -1,0 +1,1 @@
+"""Venues: where orders go. Polymarket's wire names stay inside ``venues.polymarket``."""
