@@ -21,5 +21,7 @@ def load_fixture(name: str) -> Any:
 def fixtures_dir() -> Path:
     """Return the directory of recorded Polymarket payloads (read-only, never copied)."""
     if not FIXTURES_DIR.is_dir():
-        pytest.fail(f"recorded fixtures not found at {FIXTURES_DIR} (../shared must sit beside the checkout)")
+        pytest.fail(
+            f"recorded fixtures not found at {FIXTURES_DIR} (../shared must sit beside the checkout)"
+        )
     return FIXTURES_DIR

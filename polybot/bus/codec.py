@@ -17,7 +17,7 @@ from polybot.core.errors import MalformedMessage, UnknownMessageType
 M = TypeVar("M", bound=Message)
 
 _encoder = msgspec.msgpack.Encoder()
-_decoder: msgspec.msgpack.Decoder[AnyMessage] = msgspec.msgpack.Decoder(AnyMessage)  # type: ignore[arg-type]
+_decoder: msgspec.msgpack.Decoder[AnyMessage] = msgspec.msgpack.Decoder(AnyMessage)
 _raw_decoder = msgspec.msgpack.Decoder()
 
 
@@ -32,7 +32,8 @@ def decode(frame: bytes) -> AnyMessage:
         return _decoder.decode(frame)
     except msgspec.ValidationError as exc:
         raise _diagnose(frame, str(exc)) from None
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+        # msgspec lets invalid UTF-8 inside a str escape as UnicodeDecodeError.
         raise MalformedMessage(f"not a msgpack message: {exc}", frame) from None
 
 
@@ -48,7 +49,7 @@ def decode_as(frame: bytes, message_type: type[M]) -> M:
 
 def with_seq(message: M, seq: int) -> M:
     """Return a copy of ``message`` stamped with sequence number ``seq``."""
-    return msgspec.structs.replace(message, seq=seq)  # type: ignore[type-var]
+    return msgspec.structs.replace(message, seq=seq)
 
 
 def to_dict(message: Message) -> dict[str, Any]:
@@ -80,7 +81,7 @@ def subscription_prefix(message_type: type[Message], market_id: str | None = Non
 def _diagnose(frame: bytes, reason: str) -> MalformedMessage | UnknownMessageType:
     try:
         raw = _raw_decoder.decode(frame)
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
         return MalformedMessage(f"not a msgpack message: {exc}", frame)
     if not isinstance(raw, dict):
         return MalformedMessage(f"a frame must be a map, got {type(raw).__name__}", frame)

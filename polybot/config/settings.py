@@ -13,7 +13,15 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -30,10 +38,19 @@ _BUS_URL = re.compile(r"^(ipc|tcp|inproc|ws)://.+")
 DEFAULT_CONFIG_FILE = "polybot.toml"
 
 
-class BusSettings(BaseModel):
+VenueService = Literal["gamma", "clob", "data", "ws_market", "ws_user"]
+
+
+class _Section(BaseModel):
+    """A settings section: unknown keys are typos and fail loudly."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class BusSettings(_Section):
     """NNG addresses. ``ipc://`` by default; any ``tcp://host:port`` works the same (multi-host)."""
 
-    ipc_dir: Path = Path("/tmp/polybot")  # noqa: S108 - the seed's address; created 0700
+    ipc_dir: Path = Path("/tmp/polybot")
     prices_pub: str = "ipc:///tmp/polybot/prices.pub"
     events_pub: str = "ipc:///tmp/polybot/events.pub"
     api_pub: str = "ipc:///tmp/polybot/api.pub"
@@ -41,26 +58,33 @@ class BusSettings(BaseModel):
     signals_push: str = "ipc:///tmp/polybot/signals.push"
     analytics_req: str = "ipc:///tmp/polybot/analytics.req"
     strategy_logs_req: str = "ipc:///tmp/polybot/strategy_logs.req"
-    buffer_size: int = Field(8192, ge=128, le=8192)   # pynng drops at its defaults (16/128)
+    buffer_size: int = Field(8192, ge=128, le=8192)  # pynng drops at its defaults (16/128)
     send_timeout_ms: int = Field(1000, gt=0)
     recv_timeout_ms: int = Field(2000, gt=0)
 
     @field_validator(
-        "prices_pub", "events_pub", "api_pub", "state_req", "signals_push", "analytics_req",
+        "prices_pub",
+        "events_pub",
+        "api_pub",
+        "state_req",
+        "signals_push",
+        "analytics_req",
         "strategy_logs_req",
     )
     @classmethod
     def _check_url(cls, value: str) -> str:
         if not _BUS_URL.match(value):
-            raise ValueError(f"{value!r} is not an NNG address (ipc://, tcp://, inproc:// or ws://)")
+            raise ValueError(
+                f"{value!r} is not an NNG address (ipc://, tcp://, inproc:// or ws://)"
+            )
         return value
 
 
-class PolymarketCredentials(BaseModel):
+class PolymarketCredentials(_Section):
     """Wallet and API credentials. Empty by default: the local venue creates its own wallet."""
 
     private_key: SecretStr | None = None
-    funder_address: str | None = None          # the proxy/Safe that holds funds; EOA if unset
+    funder_address: str | None = None  # the proxy/Safe that holds funds; EOA if unset
     signature_type: int = Field(0, ge=0, le=3)
     api_key: str | None = None
     api_secret: SecretStr | None = None
@@ -70,7 +94,9 @@ class PolymarketCredentials(BaseModel):
     @classmethod
     def _check_key(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and not _PRIVATE_KEY.match(value.get_secret_value()):
-            raise ValueError("must be 32 bytes of hex (64 hex digits, optional 0x) — check the value")
+            raise ValueError(
+                "must be 32 bytes of hex (64 hex digits, optional 0x) — check the value"
+            )
         return value
 
     @field_validator("funder_address")
@@ -81,11 +107,11 @@ class PolymarketCredentials(BaseModel):
         return value
 
 
-class VenueSettings(BaseModel):
+class VenueSettings(_Section):
     """Which Polymarket to talk to. ``local`` (the default) is PolyBot's own protocol-faithful venue."""
 
     kind: Literal["local", "polymarket"] = "local"
-    allow_live: bool = False      # explicit opt-in required to trade on polymarket.com
+    allow_live: bool = False  # explicit opt-in required to trade on polymarket.com
     local_host: str = "127.0.0.1"
     local_port: int = Field(8790, ge=1, le=65535)
     local_seed: int = 7
@@ -98,26 +124,30 @@ class VenueSettings(BaseModel):
     ws_market_url: str | None = None
     ws_user_url: str | None = None
 
-    def url(self, service: Literal["gamma", "clob", "data", "ws_market", "ws_user"]) -> str:
+    def url(self, service: VenueService) -> str:
         """Return the base URL of one Polymarket service for the configured venue."""
         explicit = getattr(self, f"{service}_url")
         if explicit:
             return str(explicit)
         if self.kind == "polymarket":
             return {
-                "gamma": contracts.GAMMA_URL, "clob": contracts.CLOB_URL,
-                "data": contracts.DATA_URL, "ws_market": contracts.WS_MARKET_URL,
+                "gamma": contracts.GAMMA_URL,
+                "clob": contracts.CLOB_URL,
+                "data": contracts.DATA_URL,
+                "ws_market": contracts.WS_MARKET_URL,
                 "ws_user": contracts.WS_USER_URL,
             }[service]
         base = f"{self.local_host}:{self.local_port}"
         return {
-            "gamma": f"http://{base}/gamma", "clob": f"http://{base}",
-            "data": f"http://{base}/data-api", "ws_market": f"ws://{base}/ws/market",
+            "gamma": f"http://{base}/gamma",
+            "clob": f"http://{base}",
+            "data": f"http://{base}/data-api",
+            "ws_market": f"ws://{base}/ws/market",
             "ws_user": f"ws://{base}/ws/user",
         }[service]
 
 
-class RiskSettings(BaseModel):
+class RiskSettings(_Section):
     """Risk limits (pUSD unless named otherwise). Changeable at runtime through the state service."""
 
     max_order_notional: Decimal = Field(Decimal(500), gt=0)
@@ -131,10 +161,10 @@ class RiskSettings(BaseModel):
     kill_switch: bool = False
 
 
-class ApiSettings(BaseModel):
+class ApiSettings(_Section):
     """The REST/WebSocket API service."""
 
-    host: str = "127.0.0.1"       # loopback only unless configured
+    host: str = "127.0.0.1"  # loopback only unless configured
     port: int = Field(8000, ge=1, le=65535)
     cors_origins: list[str] = ["http://127.0.0.1:5173", "http://localhost:5173"]
 
@@ -143,12 +173,15 @@ class Settings(BaseSettings):
     """Everything PolyBot needs to know about where things are."""
 
     model_config = SettingsConfigDict(
-        env_prefix="POLYBOT_", env_nested_delimiter="__", extra="forbid", validate_default=True,
+        env_prefix="POLYBOT_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        validate_default=True,
     )
 
     data_dir: Path = Path("data")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    executor_mode: Literal["paper", "live"] = "live"   # live = real orders to the configured venue
+    executor_mode: Literal["paper", "live"] = "live"  # live = real orders to the configured venue
     cancel_on_shutdown: bool = True
     strategies_dir: Path = Path("configs/strategies")
     bus: BusSettings = BusSettings()
@@ -222,8 +255,10 @@ def load_settings(**overrides: Any) -> Settings:
 
 def masked_settings(settings: Settings) -> dict[str, Any]:
     """Return the effective settings as plain data with every secret masked."""
-    data: dict[str, Any] = settings.model_dump(mode="json")
-    return data  # SecretStr dumps as '**********' in JSON mode; None stays None
+    data: dict[str, Any] = settings.model_dump(mode="json")  # SecretStr dumps as '**********'
+    services: tuple[VenueService, ...] = ("gamma", "clob", "data", "ws_market", "ws_user")
+    data["venue"]["effective_urls"] = {name: settings.venue.url(name) for name in services}
+    return data
 
 
 def _explain(exc: ValidationError) -> str:

@@ -1,0 +1,1 @@
+"""The ``polybot`` command line. Each command group lives in its own module with ``register(app)``."""
