@@ -76,10 +76,10 @@ class Signal(Message, frozen=True, tag="signal"):
     size: Positive
     reason: str = ""
     confidence: Probability = 1.0
-    signal_id: str = ""          # set by the sender (or the executor when empty); idempotency key
+    signal_id: str = ""  # set by the sender (or the executor when empty); idempotency key
     order_type: OrderType = "GTC"
     post_only: bool = False
-    expiration: int = 0          # unix seconds, GTD only
+    expiration: int = 0  # unix seconds, GTD only
     seq: int = 0
 
 
@@ -113,7 +113,7 @@ class BookSnapshot(Message, frozen=True, tag="book"):
     asks: list[Level]
     timestamp: Millis
     tick_size: Positive = 0.01
-    hash: str = ""               # the venue's book hash, when it sent one
+    hash: str = ""  # the venue's book hash, when it sent one
     seq: int = 0
 
 
@@ -145,7 +145,7 @@ class Trade(Message, frozen=True, tag="trade"):
     token_id: NonEmpty
     price: Probability
     size: Positive
-    side: Side                   # the taker's side
+    side: Side  # the taker's side
     timestamp: Millis
     fee_rate_bps: int = 0
     seq: int = 0
@@ -194,14 +194,14 @@ class OrderUpdate(Message, frozen=True, tag="order_update"):
 
     market_id: NonEmpty
     token_id: NonEmpty
-    order_id: str                # the venue's id (order hash); empty until known
-    client_order_id: NonEmpty    # ours; stable across resubmits
+    order_id: str  # the venue's id (order hash); empty until known
+    client_order_id: NonEmpty  # ours; stable across resubmits
     strategy: str
     side: Side
     price: Decimal
     original_size: Decimal
     size_matched: Decimal
-    status: NonEmpty             # LIVE, MATCHED, CANCELED, ... (the venue's vocabulary)
+    status: NonEmpty  # LIVE, MATCHED, CANCELED, ... (the venue's vocabulary)
     timestamp: Millis
     order_type: OrderType = "GTC"
     signal_id: str = ""
@@ -214,16 +214,16 @@ class Fill(Message, frozen=True, tag="fill"):
 
     market_id: NonEmpty
     token_id: NonEmpty
-    fill_id: NonEmpty            # the venue's trade id
+    fill_id: NonEmpty  # the venue's trade id
     order_id: str
     client_order_id: str
     strategy: str
     side: Side
     price: Decimal
     size: Decimal
-    fee: Decimal                 # pUSD paid (negative = rebate received)
+    fee: Decimal  # pUSD paid (negative = rebate received)
     liquidity: Liquidity
-    status: NonEmpty             # MATCHED, MINED, CONFIRMED, RETRYING, FAILED
+    status: NonEmpty  # MATCHED, MINED, CONFIRMED, RETRYING, FAILED
     timestamp: Millis
     signal_id: str = ""
     seq: int = 0
@@ -251,7 +251,7 @@ class Command(Message, frozen=True, tag="command"):
     request_id: NonEmpty
     command: NonEmpty
     args: dict[str, Any] = msgspec.field(default_factory=dict)
-    token: str = ""              # local auth token for commands that change state; never logged
+    token: str = ""  # local auth token for commands that change state; never logged
     timestamp: Millis = 0
 
 
@@ -266,13 +266,37 @@ class Response(Message, frozen=True, tag="response"):
 
 
 AnyMessage = (
-    Price | Signal | Event | BookSnapshot | BookDelta | Trade | TickSizeChange | MarketResolved
-    | FeedHealth | OrderUpdate | Fill | Heartbeat | Command | Response
+    Price
+    | Signal
+    | Event
+    | BookSnapshot
+    | BookDelta
+    | Trade
+    | TickSizeChange
+    | MarketResolved
+    | FeedHealth
+    | OrderUpdate
+    | Fill
+    | Heartbeat
+    | Command
+    | Response
 )
 
 MESSAGE_TYPES: tuple[type[Message], ...] = (
-    Price, Signal, Event, BookSnapshot, BookDelta, Trade, TickSizeChange, MarketResolved,
-    FeedHealth, OrderUpdate, Fill, Heartbeat, Command, Response,
+    Price,
+    Signal,
+    Event,
+    BookSnapshot,
+    BookDelta,
+    Trade,
+    TickSizeChange,
+    MarketResolved,
+    FeedHealth,
+    OrderUpdate,
+    Fill,
+    Heartbeat,
+    Command,
+    Response,
 )
 
 

@@ -78,7 +78,11 @@ class RateLimited(TemporaryVenueError):
     """HTTP 429. ``retry_after_s`` is the server's hint when it sent one."""
 
     def __init__(
-        self, message: str, *, status: int | None = 429, body: Any = None,
+        self,
+        message: str,
+        *,
+        status: int | None = 429,
+        body: Any = None,
         retry_after_s: float | None = None,
     ) -> None:
         super().__init__(message, status=status, body=body)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_UP, Decimal
 
-BASE_UNITS = 10**6          # pUSD and outcome tokens both have 6 decimals
+BASE_UNITS = 10**6  # pUSD and outcome tokens both have 6 decimals
 _BASE = Decimal(BASE_UNITS)
 # Shortest-repr round trip: any decimal with <= 15 significant digits survives float -> repr.
 _MAX_REPR_DIGITS = 15
