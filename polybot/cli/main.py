@@ -61,7 +61,12 @@ def _flatten(data: dict[str, object], prefix: str = "") -> list[tuple[str, objec
 
 db_commands.register(app)
 bus_commands.register(app)
-for optional in ("polybot.cli.sim",):
+for optional in (
+    "polybot.cli.sim",
+    "polybot.cli.strategy",
+    "polybot.cli.stack",
+    "polybot.cli.dashboards",
+):
     # Command groups from later layers register themselves when present.
     try:
         module = __import__(optional, fromlist=["register"])
