@@ -29,10 +29,11 @@ def migrate(
     revision: Annotated[str, typer.Option("--revision", "-r", help="Target revision.")] = "head",
 ) -> None:
     """Upgrade the schema to REVISION (default: the newest)."""
-    from polybot.storage.migrate import upgrade
+    from polybot.storage.migrate import current_revision, upgrade
 
     settings = load_settings()
-    typer.echo(f"{settings.sqlite_path}: at revision {upgrade(settings.sqlite_path, revision)}")
+    upgrade(settings.sqlite_path, revision)
+    typer.echo(f"{settings.sqlite_path}: at revision {current_revision(settings.sqlite_path)}")
 
 
 @db_app.command("downgrade")
