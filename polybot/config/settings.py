@@ -30,6 +30,7 @@ from pydantic_settings import (
 )
 
 from polybot.core.errors import ConfigError
+from polybot.risk.limits import RiskLimits
 from polybot.venues.polymarket import contracts
 
 _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
@@ -147,20 +148,6 @@ class VenueSettings(_Section):
         }[service]
 
 
-class RiskSettings(_Section):
-    """Risk limits (pUSD unless named otherwise). Changeable at runtime through the state service."""
-
-    max_order_notional: Decimal = Field(Decimal(500), gt=0)
-    max_market_position: Decimal = Field(Decimal(2_000), gt=0)
-    max_total_exposure: Decimal = Field(Decimal(10_000), gt=0)
-    max_daily_loss: Decimal = Field(Decimal(1_000), gt=0)
-    max_open_orders: int = Field(50, gt=0)
-    min_balance: Decimal = Field(Decimal(0), ge=0)
-    max_event_exposure: Decimal = Field(Decimal(3_000), gt=0)
-    stale_book_ms: int = Field(30_000, gt=0)
-    kill_switch: bool = False
-
-
 class ApiSettings(_Section):
     """The REST/WebSocket API service."""
 
@@ -187,7 +174,7 @@ class Settings(BaseSettings):
     bus: BusSettings = BusSettings()
     venue: VenueSettings = VenueSettings()
     polymarket: PolymarketCredentials = PolymarketCredentials()
-    risk: RiskSettings = RiskSettings()
+    risk: RiskLimits = RiskLimits()
     api: ApiSettings = ApiSettings()
 
     @model_validator(mode="after")
