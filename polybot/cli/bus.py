@@ -37,7 +37,9 @@ def tap(
 
     settings = load_settings()
     addresses = address or [settings.bus.prices_pub, settings.bus.events_pub, settings.bus.api_pub]
-    run_tap(addresses, types=message_type, market=market, limit=limit, timeout_s=seconds)
+    run_tap(
+        addresses, types=message_type, market=market, limit=limit or None, timeout=seconds or None
+    )
 
 
 @bus_app.command("schema")

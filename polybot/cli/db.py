@@ -41,12 +41,12 @@ def downgrade(
     revision: Annotated[str, typer.Argument(help="Target revision, e.g. 'base' or '-1'.")],
 ) -> None:
     """Downgrade the schema to REVISION."""
+    from polybot.storage.migrate import current_revision
     from polybot.storage.migrate import downgrade as run_downgrade
 
     settings = load_settings()
-    typer.echo(
-        f"{settings.sqlite_path}: at revision {run_downgrade(settings.sqlite_path, revision)}"
-    )
+    run_downgrade(settings.sqlite_path, revision)
+    typer.echo(f"{settings.sqlite_path}: at revision {current_revision(settings.sqlite_path)}")
 
 
 @db_app.command("stats")
@@ -55,7 +55,11 @@ def stats(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     from polybot.storage.migrate import db_stats
 
     settings = load_settings()
-    result = db_stats(settings.sqlite_path)
+    try:
+        result = db_stats(settings.sqlite_path)
+    except FileNotFoundError as missing:
+        typer.echo(f"error: {missing}", err=True)
+        raise typer.Exit(1) from None
     if as_json:
         typer.echo(json.dumps(result, indent=2, default=str))
         return

@@ -15,8 +15,10 @@ def up(
     """Start the local venue (unless another venue is configured) and every service."""
     from polybot.stack.control import up as start
     from polybot.stack.plan import default_plan
+    from polybot.storage.migrate import init_db
 
     settings = load_settings()
+    typer.echo(f"database {settings.sqlite_path}: at revision {init_db(settings.sqlite_path)}")
     code = start(default_plan(settings), timeout_s=timeout, echo=typer.echo)
     if code == 0:
         typer.echo(f"venue: {settings.venue.url('clob')}  (gamma {settings.venue.url('gamma')})")

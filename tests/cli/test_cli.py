@@ -68,3 +68,16 @@ def test_bus_schema_prints_the_generated_contract(tmp_path: Path) -> None:
     result = run(["bus", "schema"], {}, tmp_path)
     assert result.returncode == 0
     assert result.stdout == (REPO_ROOT / "docs" / "wire.md").read_text()
+
+
+def test_db_init_stats_downgrade_migrate_on_a_real_file(tmp_path: Path) -> None:
+    missing = run(["db", "stats"], {}, tmp_path)
+    assert missing.returncode == 1
+    assert "run `polybot db init` first" in missing.stderr
+    assert run(["db", "init"], {}, tmp_path).returncode == 0
+    stats = json.loads(run(["db", "stats", "--json"], {}, tmp_path).stdout)
+    assert stats["journal_mode"] == "wal"
+    assert {"orders", "signal_journal", "dead_letters", "audit_log"} <= set(stats["tables"])
+    assert "at revision None" in run(["db", "downgrade", "base"], {}, tmp_path).stdout
+    assert "at revision None" not in run(["db", "migrate"], {}, tmp_path).stdout
+    assert (tmp_path / "data" / "polybot.db").exists()
