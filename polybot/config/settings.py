@@ -59,6 +59,8 @@ class BusSettings(_Section):
     signals_push: str = "ipc:///tmp/polybot/signals.push"
     analytics_req: str = "ipc:///tmp/polybot/analytics.req"
     strategy_logs_req: str = "ipc:///tmp/polybot/strategy_logs.req"
+    runner_pub: str = "ipc:///tmp/polybot/runner.pub"  # strategy runner's events (faults, runs)
+    snapshots_req: str = "ipc:///tmp/polybot/snapshots.req"  # scanner: book snapshots after a gap
     buffer_size: int = Field(8192, ge=128, le=8192)  # pynng drops at its defaults (16/128)
     send_timeout_ms: int = Field(1000, gt=0)
     recv_timeout_ms: int = Field(2000, gt=0)
@@ -71,6 +73,8 @@ class BusSettings(_Section):
         "signals_push",
         "analytics_req",
         "strategy_logs_req",
+        "runner_pub",
+        "snapshots_req",
     )
     @classmethod
     def _check_url(cls, value: str) -> str:
