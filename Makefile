@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.setup-stamp
 
-.PHONY: setup up down test lint typecheck pytest bench clean
+.PHONY: setup system up down test lint typecheck pytest frontend-test bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,7 +14,18 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $(STAMP)
 
-setup: $(STAMP)
+# The Vue dashboard, built into frontend/dist (served by the API at /ui).
+FRONTEND_STAMP := frontend/dist/index.html
+$(FRONTEND_STAMP): $(wildcard frontend/package.json frontend/package-lock.json) $(shell find frontend/src -type f 2>/dev/null)
+	if [ -f frontend/package.json ]; then \
+	  npm ci --prefix frontend --no-audit --no-fund --loglevel=error && \
+	  npm run build --prefix frontend; \
+	fi
+
+setup: $(STAMP) system $(if $(wildcard frontend/package.json),$(FRONTEND_STAMP))
+
+system:
+	./scripts/setup-system.sh
 
 up: setup
 	$(BIN)/polybot up
@@ -32,7 +43,10 @@ typecheck: setup
 pytest: setup
 	$(BIN)/pytest
 
-test: lint typecheck pytest
+frontend-test: setup
+	if [ -f frontend/package.json ]; then npm test --prefix frontend; fi
+
+test: lint typecheck pytest frontend-test
 
 bench: setup
 	for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b --quick || exit 1; done
