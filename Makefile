@@ -34,7 +34,7 @@ down: setup
 	$(BIN)/polybot down
 
 lint: setup
-	$(BIN)/ruff check polybot services tests bench
+	$(BIN)/ruff check $(wildcard polybot services tests bench scripts)
 	$(BIN)/lint-imports
 
 typecheck: setup
