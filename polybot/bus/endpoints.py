@@ -230,6 +230,8 @@ class Replier(Endpoint):
         while not self._closed:
             try:
                 frame: bytes = await self._sock.arecv()
+            except pynng.Timeout:
+                continue  # an idle endpoint just keeps waiting; close() or cancel() ends it
             except pynng.Closed:
                 return
             command, reply = self._lookup(frame)

@@ -66,6 +66,7 @@ for optional in (
     "polybot.cli.strategy",
     "polybot.cli.stack",
     "polybot.cli.dashboards",
+    "polybot.cli.api",
 ):
     # Command groups from later layers register themselves when present.
     try:

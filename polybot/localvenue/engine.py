@@ -224,7 +224,8 @@ class Engine(MarketData):
         if result.unfilled and result.fills:
             record.status = OrderStatus.CANCELED
             self._order_event(record, "CANCELLATION")
-        self._publish_book_changes(market, result.changes, traded=bool(result.fills))
+        self._publish_book_changes(market, result.changes,
+                                   traded_units=sum(fill.size for fill in result.fills))
         for trade in trades:
             self._trade_events(trade)
         return OrderResult(
@@ -353,7 +354,7 @@ class Engine(MarketData):
         record.status = status
         self._order_event(record, "CANCELLATION")
         if publish:
-            self._publish_book_changes(market, [change], traded=False)
+            self._publish_book_changes(market, [change], traded_units=0)
 
     def _release(self, record: OrderRecord) -> None:
         if record.side is Side.BUY:
@@ -450,12 +451,12 @@ class Engine(MarketData):
                                  payload=trade.to_wire(api_key=api_key, trader_side=side, ws=True)))
 
     def _publish_book_changes(self, market: MarketState, changes: list[LevelChange],
-                              *, traded: bool) -> None:
+                              *, traded_units: int) -> None:
         if not changes:
             return
         self.emit_price_changes(market, changes)
-        if traded and market.last_trade_price is not None:
-            self.emit_trade_market_data(market)
+        if traded_units and market.last_trade_price is not None:
+            self.emit_trade_market_data(market, traded_units)
 
     def book_summary(self, asset_id: str) -> OrderBookSummary:
         """See :meth:`Exchange.book_summary`."""

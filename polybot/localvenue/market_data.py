@@ -133,8 +133,9 @@ class MarketData:
                 self._bbo[asset] = bbo[token]
                 self.emit(self._bbo_event(market, token, bbo[token], now))
 
-    def emit_trade_market_data(self, market: MarketState) -> None:
-        """After a trade: ``last_trade_price`` per token, then a fresh ``book`` per token."""
+    def emit_trade_market_data(self, market: MarketState, traded_units: int) -> None:
+        """After a trade of ``traded_units`` shares (base units): ``last_trade_price`` per token,
+        then a fresh ``book`` per token."""
         if not self.listeners:
             return
         now = self.clock.now_ms()
@@ -145,7 +146,7 @@ class MarketData:
             assert price is not None
             self.emit(LastTradePrice(
                 market=market.condition_id, timestamp_ms=now, asset_id=asset,
-                price=fmt_price(price), side=side, size="",
+                price=fmt_price(price), side=side, size=fmt_units(traded_units),
                 fee_rate_bps=str(fee_rate_bps(market.spec.fees)),
             ))
         for token in (Token.YES, Token.NO):

@@ -18,6 +18,7 @@ from peers import Peer, ipc_address
 
 from polybot.bus import codec
 from polybot.bus.endpoints import AsyncHandler, Replier, Requester
+from polybot.bus.ipc import SocketOptions
 from polybot.bus.messages import Command, Response
 from polybot.core.errors import BusTimeout
 
@@ -69,9 +70,10 @@ def test_resent_and_repeated_requests_run_the_handler_once_per_request_id(
             request_id=command.request_id, ok=True, result={"calls": calls[command.request_id]}
         )
 
-    with serving(address, slow_handler) as replier, Peer(
-        "request", address, "r1", "r1", "r2", "--resend", "0.1"
-    ) as peer:
+    with (
+        serving(address, slow_handler) as replier,
+        Peer("request", address, "r1", "r1", "r2", "--resend", "0.1") as peer,
+    ):
         got = responses(peer, 3)
         # A re-send held by NNG while the handler ran is only read after the reply went out,
         # so wait for it instead of reading the counters at once.
@@ -97,8 +99,9 @@ def test_request_without_a_replier_times_out(tmp_path: Path) -> None:
 
 
 async def test_async_request_without_a_replier_times_out(tmp_path: Path) -> None:
-    with Requester(ipc_address(tmp_path, "absent.req")) as req, pytest.raises(
-        BusTimeout, match="no reply"
+    with (
+        Requester(ipc_address(tmp_path, "absent.req")) as req,
+        pytest.raises(BusTimeout, match="no reply"),
     ):
         await req.arequest(Command(request_id="x", command="ping"), timeout=0.3)
 
@@ -109,9 +112,10 @@ def test_malformed_requests_get_error_replies_and_the_replier_survives(tmp_path:
     def handler(command: Command) -> Response:
         return Response(request_id=command.request_id, ok=True, result="fine")
 
-    with serving(address, handler) as replier, pynng.Req0(
-        recv_timeout=int(WAIT * 1000), send_timeout=int(WAIT * 1000)
-    ) as raw:
+    with (
+        serving(address, handler) as replier,
+        pynng.Req0(recv_timeout=int(WAIT * 1000), send_timeout=int(WAIT * 1000)) as raw,
+    ):
         raw.dial(address, block=False)
         raw.send(b"\xc1 not msgpack")
         garbage_reply = codec.decode_as(raw.recv(), Response)
@@ -158,8 +162,11 @@ async def test_async_serve_runs_async_handlers_for_async_requests(tmp_path: Path
     try:
         with Requester(address) as req:
             results = [
-                (await req.arequest(Command(request_id=f"q{n}", command="double", args={"n": n}),
-                                    timeout=WAIT)).result
+                (
+                    await req.arequest(
+                        Command(request_id=f"q{n}", command="double", args={"n": n}), timeout=WAIT
+                    )
+                ).result
                 for n in range(5)
             ]
             repeat = await req.arequest(
@@ -171,3 +178,21 @@ async def test_async_serve_runs_async_handlers_for_async_requests(tmp_path: Path
     assert results == [0, 2, 4, 6, 8]
     assert repeat.result == 6  # replayed from the cache, not recomputed with the new args
     assert calls == {f"q{n}": 1 for n in range(5)}
+
+
+async def test_an_idle_async_replier_outlives_its_receive_timeout(tmp_path: Path) -> None:
+    address = ipc_address(tmp_path, "idle.req")
+    options = SocketOptions(recv_timeout_ms=100)
+    replier = Replier(
+        address, lambda c: Response(request_id=c.request_id, ok=True), options=options
+    )
+    server = asyncio.create_task(replier.aserve())
+    try:
+        await asyncio.sleep(0.5)  # several receive timeouts with no request
+        assert not server.done()
+        with Requester(address) as req:
+            response = await req.arequest(Command(request_id="late", command="ping"), timeout=WAIT)
+    finally:
+        replier.close()
+        await asyncio.wait_for(server, WAIT)
+    assert response.ok

@@ -155,6 +155,9 @@ def test_match_settles_fees_reservations_and_events(ex: Exchange) -> None:
     assert "PriceChange" in kinds
     assert "BookSnapshot" in kinds
     assert "LastTradePrice" in kinds
+    last_trades = [e.to_wire() for e in seen if type(e).__name__ == "LastTradePrice"]
+    # The real channel sends the traded size (reference §4.2); clients reject messages without it.
+    assert {(m["price"], m["size"]) for m in last_trades} == {("0.7", "20"), ("0.3", "20")}
     trades = [e for e in seen if isinstance(e, TradeEvent)]
     assert {(e.api_key, e.payload["trader_side"]) for e in trades} == {("key-b", "TAKER"), ("key-a", "MAKER")}
     maker_view = next(e for e in trades if e.api_key == "key-a").payload
