@@ -1,0 +1,1 @@
+"""The analytics service: owner of ``analytics.duckdb`` and its query endpoint."""

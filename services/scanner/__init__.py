@@ -1,0 +1,1 @@
+"""The scanner service: Polymarket market data in, ``prices.pub`` out."""
