@@ -1,20 +1,11 @@
-"""Shared test configuration: where the recorded Polymarket fixtures live (../shared, beside the checkout)."""
+"""Shared test configuration: the recorded Polymarket fixtures (read from ../shared, never copied)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
 import pytest
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
-FIXTURES_DIR = REPO_ROOT.parent / "shared" / "fixtures" / "polymarket"
-
-
-def load_fixture(name: str) -> Any:
-    """Return the parsed JSON of one recorded Polymarket fixture."""
-    return json.loads((FIXTURES_DIR / name).read_text())
+from fixture_files import FIXTURES_DIR
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import REPO_ROOT
+from fixture_files import REPO_ROOT
 
 from polybot.bus import schema
 

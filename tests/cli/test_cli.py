@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import REPO_ROOT
+from fixture_files import REPO_ROOT
 
 POLYBOT = [sys.executable, "-m", "polybot.cli.main"]
 

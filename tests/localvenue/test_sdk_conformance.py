@@ -28,6 +28,7 @@ from py_clob_client_v2.clob_types import (
     TradeParams,
 )
 from py_clob_client_v2.exceptions import PolyApiException
+from venue_markets import protocol_v1_markets
 
 from polybot.localvenue.server.harness import LocalTrader, VenueServer, quick_config
 from polybot.localvenue.server.run import build_venue
@@ -42,18 +43,11 @@ def server() -> Iterator[VenueServer]:
         yield running
 
 
-@pytest.fixture(scope="module")
-def http(server: VenueServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url, timeout=10) as client:
-        yield client
-
 
 @pytest.fixture(scope="module")
 def markets(http: httpx.Client) -> list[dict[str, Any]]:
     """CLOB market objects of protocol-v1 markets (v2 ones sign for ExchangeV3)."""
-    v1 = {m["conditionId"] for m in http.get("/gamma/markets", params={"limit": 500,
-                                                                        "version": "v1"}).json()}
-    return [m for m in http.get("/markets").json()["data"] if m["condition_id"] in v1]
+    return protocol_v1_markets(http)
 
 
 def _standard(markets: list[dict[str, Any]]) -> dict[str, Any]:

@@ -25,11 +25,6 @@ def server() -> Iterator[VenueServer]:
         yield running
 
 
-@pytest.fixture(scope="module")
-def http(server: VenueServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url, timeout=10) as client:
-        yield client
-
 
 @pytest.fixture(scope="module")
 def clob_markets(http: httpx.Client) -> list[dict[str, Any]]:

@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+from venue_markets import protocol_v1_markets
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
@@ -25,19 +26,11 @@ def server() -> Iterator[VenueServer]:
         yield running
 
 
-@pytest.fixture(scope="module")
-def http(server: VenueServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url, timeout=10) as client:
-        yield client
-
 
 @pytest.fixture(scope="module")
 def markets(http: httpx.Client) -> list[dict[str, Any]]:
     """Binary protocol-v1 markets."""
-    v1 = {m["conditionId"] for m in http.get("/gamma/markets", params={"limit": 500,
-                                                                        "version": "v1"}).json()}
-    return [m for m in http.get("/markets").json()["data"]
-            if not m["neg_risk"] and m["condition_id"] in v1]
+    return protocol_v1_markets(http, binary_only=True)
 
 
 async def _frames(ws: ClientConnection) -> list[dict[str, Any]]:

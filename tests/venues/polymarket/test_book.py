@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from conftest import load_fixture
+from fixture_files import load_fixture
 
 from polybot.bus import codec
 from polybot.venues.polymarket.book import BookState, LocalBook, complement_price

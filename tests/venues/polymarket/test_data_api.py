@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
-from conftest import load_fixture
+from fixture_files import load_fixture
 from http_server import FixtureServer, Recorded, Reply, shared_server
 
 from polybot.core.errors import NotFound

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from conftest import load_fixture
+from fixture_files import load_fixture
 
 from polybot.venues.polymarket.clob import (
     book_from_wire,

@@ -8,7 +8,7 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from conftest import load_fixture
+from fixture_files import load_fixture
 from ws_server import PolyWsServer, make_book, wait_until
 
 from polybot.bus import messages as bus

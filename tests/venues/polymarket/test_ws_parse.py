@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FIXTURES_DIR, load_fixture
+from fixture_files import FIXTURES_DIR, load_fixture
 
 from polybot.bus import codec
 from polybot.core.errors import VenueError

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from conftest import load_fixture
+from fixture_files import load_fixture
 from ws_server import PolyWsServer, wait_until
 
 from polybot.venues.polymarket.ws_parse import OrderEvent
