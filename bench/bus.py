@@ -47,10 +47,16 @@ def make_prices(n: int = 1000) -> list[Price]:
     prices = []
     for i in range(n):
         bid = round(0.01 + (i % 97) / 100, 2)
-        prices.append(Price(
-            market_id=MARKETS[i % len(MARKETS)], token_id=str(10**76 + i), bid=min(bid, 0.98),
-            ask=min(bid + 0.01, 0.99), mid=min(bid + 0.005, 0.985), timestamp=1_764_000_000_000 + i,
-        ))
+        prices.append(
+            Price(
+                market_id=MARKETS[i % len(MARKETS)],
+                token_id=str(10**76 + i),
+                bid=min(bid, 0.98),
+                ask=min(bid + 0.01, 0.99),
+                mid=min(bid + 0.005, 0.985),
+                timestamp=1_764_000_000_000 + i,
+            )
+        )
     return prices
 
 
@@ -96,9 +102,25 @@ class PublisherProcess:
 
     def __init__(self, address: str, mode: str, count: int, rate: int = 0, times: str = ""):
         self.proc = subprocess.Popen(
-            [sys.executable, __file__, "--role", "pub", "--address", address, "--mode", mode,
-             "--count", str(count), "--rate", str(rate), "--times", times],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+            [
+                sys.executable,
+                __file__,
+                "--role",
+                "pub",
+                "--address",
+                address,
+                "--mode",
+                mode,
+                "--count",
+                str(count),
+                "--rate",
+                str(rate),
+                "--times",
+                times,
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
         )
         self.lines: list[str] = []
         self._pending = b""
@@ -141,8 +163,13 @@ class PublisherProcess:
 
 def burst_raw(address: str, count: int) -> tuple[float, int]:
     """Return (received msg/s, lost) for raw bytes through pynng."""
-    sub = pynng.Sub0(topics=b"", recv_buffer_size=8192, recv_timeout=1000,
-                     reconnect_time_min=10, reconnect_time_max=100)
+    sub = pynng.Sub0(
+        topics=b"",
+        recv_buffer_size=8192,
+        recv_timeout=1000,
+        reconnect_time_min=10,
+        reconnect_time_max=100,
+    )
     sub.dial(address, block=False)
     peer = PublisherProcess(address, "raw", count)
     try:
@@ -216,12 +243,14 @@ async def paced_async(address: str, rate: int, seconds: float, workdir: Path) ->
         peer.stop()
     sent = array("q")
     sent.frombytes(times.read_bytes())
-    latencies = sorted(
-        (recv_ns[i + 1] - sent[i]) / 1000 for i in range(count) if recv_ns[i + 1]
-    )
+    latencies = sorted((recv_ns[i + 1] - sent[i]) / 1000 for i in range(count) if recv_ns[i + 1])
     return {
-        "count": count, "received": stats.received, "lost": count - stats.received,
-        "gaps": stats.gaps, "p50_us": _pct(latencies, 0.50), "p99_us": _pct(latencies, 0.99),
+        "count": count,
+        "received": stats.received,
+        "lost": count - stats.received,
+        "gaps": stats.gaps,
+        "p50_us": _pct(latencies, 0.50),
+        "p99_us": _pct(latencies, 0.99),
         "cpu_us_per_msg": cpu * 1e6 / max(stats.received, 1),
     }
 
@@ -231,7 +260,8 @@ def prefix_cost(address: str, rate: int, seconds: float) -> dict[str, float]:
     result: dict[str, float] = {}
     count = int(rate * seconds)
     for label, topics in (
-        ("all", None), ("one_market", [codec.subscription_prefix(Price, MARKETS[0])]),
+        ("all", None),
+        ("one_market", [codec.subscription_prefix(Price, MARKETS[0])]),
     ):
         sub = Subscriber(address, topics=topics, on_gap=lambda gap: None)
         peer = PublisherProcess(address, "typed", count, rate)
@@ -286,31 +316,52 @@ def main() -> None:
         typed_rate, typed_lost = max(typed_runs)
         print(f"burst of {burst:,} Price msgs, best of {rounds} (publisher in another process)")
         print(f"  raw pynng bytes      : {raw_rate:10,.0f} msg/s received ({raw_lost:,} dropped)")
-        print(f"  typed bus (decode)   : {typed_rate:10,.0f} msg/s received ({typed_lost:,} dropped)")
+        print(
+            f"  typed bus (decode)   : {typed_rate:10,.0f} msg/s received ({typed_lost:,} dropped)"
+        )
         print(f"  ratio typed/raw      : {typed_rate / raw_rate:.2f}")
         paced = asyncio.run(paced_async(address, 20_000, paced_s, workdir))
         print(f"paced 20,000 msg/s for {paced_s:g} s through AsyncSubscriber (add_reader):")
-        print(f"  received {paced['received']:,}/{paced['count']:,}, lost {paced['lost']}, "
-              f"gaps {paced['gaps']}, latency p50 {paced['p50_us']} µs p99 {paced['p99_us']} µs, "
-              f"{paced['cpu_us_per_msg']:.1f} µs CPU per message")
+        print(
+            f"  received {paced['received']:,}/{paced['count']:,}, lost {paced['lost']}, "
+            f"gaps {paced['gaps']}, latency p50 {paced['p50_us']} µs p99 {paced['p99_us']} µs, "
+            f"{paced['cpu_us_per_msg']:.1f} µs CPU per message"
+        )
         prefix = prefix_cost(address, 10_000, 1.0 if args.quick else 3.0)
         print("prefix subscription, 10,000 msg/s over 100 markets, CPU per published frame:")
-        print(f"  everything  : {prefix['all_cpu_us_per_frame']:.2f} µs "
-              f"({prefix['all_received']:,.0f} decoded)")
-        print(f"  one market  : {prefix['one_market_cpu_us_per_frame']:.2f} µs "
-              f"({prefix['one_market_received']:,.0f} decoded)")
+        print(
+            f"  everything  : {prefix['all_cpu_us_per_frame']:.2f} µs "
+            f"({prefix['all_received']:,.0f} decoded)"
+        )
+        print(
+            f"  one market  : {prefix['one_market_cpu_us_per_frame']:.2f} µs "
+            f"({prefix['one_market_received']:,.0f} decoded)"
+        )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    print(json.dumps({
-        "bench": "bus", "quick": args.quick, "burst": burst,
-        "msgs_per_s": round(typed_rate), "raw_msgs_per_s": round(raw_rate),
-        "ratio_vs_raw": round(typed_rate / raw_rate, 3), "lost": typed_lost,
-        "p50_us": paced["p50_us"], "p99_us": paced["p99_us"],
-        "paced_rate": 20_000, "paced_lost": paced["lost"], "paced_gaps": paced["gaps"],
-        "paced_cpu_us_per_msg": round(paced["cpu_us_per_msg"], 1),
-        "prefix_all_cpu_us_per_frame": round(prefix["all_cpu_us_per_frame"], 2),
-        "prefix_one_market_cpu_us_per_frame": round(prefix["one_market_cpu_us_per_frame"], 2),
-    }))
+    print(
+        json.dumps(
+            {
+                "bench": "bus",
+                "quick": args.quick,
+                "burst": burst,
+                "msgs_per_s": round(typed_rate),
+                "raw_msgs_per_s": round(raw_rate),
+                "ratio_vs_raw": round(typed_rate / raw_rate, 3),
+                "lost": typed_lost,
+                "p50_us": paced["p50_us"],
+                "p99_us": paced["p99_us"],
+                "paced_rate": 20_000,
+                "paced_lost": paced["lost"],
+                "paced_gaps": paced["gaps"],
+                "paced_cpu_us_per_msg": round(paced["cpu_us_per_msg"], 1),
+                "prefix_all_cpu_us_per_frame": round(prefix["all_cpu_us_per_frame"], 2),
+                "prefix_one_market_cpu_us_per_frame": round(
+                    prefix["one_market_cpu_us_per_frame"], 2
+                ),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -69,12 +69,19 @@ def make_specs(n: int, seed: int, *, cents: bool = False) -> list[Spec]:
         size = Decimal(rng.randint(500, 500_000)) / 100 if cents else Decimal(rng.randint(5, 5000))
         tick = rng.choice([str(t) for t in ROUNDING])
         steps = int(1 / Decimal(tick))
-        specs.append(Spec(
-            sig_type=rng.randint(0, 3), tick=tick, side=rng.choice(["BUY", "SELL"]),
-            price=Decimal(tick) * rng.randint(1, steps - 1), size=size,
-            neg_risk=rng.random() < 0.5, v3=rng.random() < 0.2,
-            token_id=str(rng.getrandbits(255)), salt=rng.getrandbits(53),
-        ))
+        specs.append(
+            Spec(
+                sig_type=rng.randint(0, 3),
+                tick=tick,
+                side=rng.choice(["BUY", "SELL"]),
+                price=Decimal(tick) * rng.randint(1, steps - 1),
+                size=size,
+                neg_risk=rng.random() < 0.5,
+                v3=rng.random() < 0.2,
+                token_id=str(rng.getrandbits(255)),
+                salt=rng.getrandbits(53),
+            )
+        )
     return specs
 
 
@@ -129,8 +136,9 @@ def run_polybot(specs: list[Spec], key: str, funder: str) -> tuple[float, list[s
     rng = _ReplayRng()
     clock = ManualClock(TS_MS * 1_000_000)
     builders = {
-        t: OrderBuilder(signer, signature_type=t, funder=None if t == 0 else funder, rng=rng,
-                        clock=clock)
+        t: OrderBuilder(
+            signer, signature_type=t, funder=None if t == 0 else funder, rng=rng, clock=clock
+        )
         for t in range(4)
     }
     rng.salts = iter([s.salt for s in specs])
@@ -138,8 +146,13 @@ def run_polybot(specs: list[Spec], key: str, funder: str) -> tuple[float, list[s
     start = time.perf_counter()
     for s in specs:
         order = builders[s.sig_type].build_limit_order(
-            token_id=s.token_id, side=s.side, price=s.price, size=s.size, tick_size=s.tick,
-            neg_risk=s.neg_risk, market_version="v2" if s.v3 else None,
+            token_id=s.token_id,
+            side=s.side,
+            price=s.price,
+            size=s.size,
+            tick_size=s.tick,
+            neg_risk=s.neg_risk,
+            market_version="v2" if s.v3 else None,
         )
         sigs.append(order.signature)
     elapsed = time.perf_counter() - start
@@ -170,12 +183,18 @@ def main() -> None:
         official_best, polybot_best = min(official_best, t_off), min(polybot_best, t_pb)
         identical = identical and sig_off == sig_pb
     off_rate, pb_rate = n / official_best, n / polybot_best
-    print(f"orders per run: {n} (random limit orders, 6 tick sizes, sig types 0-3, "
-          f"std/neg-risk/V3), best of {repeats}")
-    print(f"official py-clob-client-v2 build_order: {off_rate:,.0f} orders/s "
-          f"({1e6 / off_rate:.1f} us/order)")
-    print(f"polybot build_limit_order:              {pb_rate:,.0f} orders/s "
-          f"({1e6 / pb_rate:.1f} us/order)")
+    print(
+        f"orders per run: {n} (random limit orders, 6 tick sizes, sig types 0-3, "
+        f"std/neg-risk/V3), best of {repeats}"
+    )
+    print(
+        f"official py-clob-client-v2 build_order: {off_rate:,.0f} orders/s "
+        f"({1e6 / off_rate:.1f} us/order)"
+    )
+    print(
+        f"polybot build_limit_order:              {pb_rate:,.0f} orders/s "
+        f"({1e6 / pb_rate:.1f} us/order)"
+    )
     print(f"speed-up: {pb_rate / off_rate:.2f}x; signatures identical: {identical}")
     # Sizes with cents expose the SDK's binary-float amount arithmetic: where it rounds a
     # different way from the exact §6.2 rules, the signed amounts (so the signatures) differ.
@@ -183,15 +202,25 @@ def main() -> None:
     _, sig_off = run_official(cent_specs, key, funder)
     _, sig_pb = run_polybot(cent_specs, key, funder)
     divergent = sum(a != b for a, b in zip(sig_off, sig_pb, strict=True))
-    print(f"cent sizes: {divergent} of {n} signatures differ because the SDK rounds amounts in "
-          "binary floats (PolyBot follows the exact Decimal rules; see docs/signing.md)")
-    print(json.dumps({
-        "bench": "signing", "orders": n,
-        "official_orders_per_s": round(off_rate, 1), "polybot_orders_per_s": round(pb_rate, 1),
-        "polybot_us_per_order": round(1e6 / pb_rate, 2),
-        "ratio_vs_official": round(pb_rate / off_rate, 2), "identical": identical,
-        "cent_size_orders": n, "cent_size_sdk_float_divergences": divergent,
-    }))
+    print(
+        f"cent sizes: {divergent} of {n} signatures differ because the SDK rounds amounts in "
+        "binary floats (PolyBot follows the exact Decimal rules; see docs/signing.md)"
+    )
+    print(
+        json.dumps(
+            {
+                "bench": "signing",
+                "orders": n,
+                "official_orders_per_s": round(off_rate, 1),
+                "polybot_orders_per_s": round(pb_rate, 1),
+                "polybot_us_per_order": round(1e6 / pb_rate, 2),
+                "ratio_vs_official": round(pb_rate / off_rate, 2),
+                "identical": identical,
+                "cent_size_orders": n,
+                "cent_size_sdk_float_divergences": divergent,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

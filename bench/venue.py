@@ -46,14 +46,31 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 def _cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK   # utime + stime
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
 
 
-def _start_server(markets: int, flow_rate: float, data_dir: str) -> tuple[subprocess.Popen[str], str]:
+def _start_server(
+    markets: int, flow_rate: float, data_dir: str
+) -> tuple[subprocess.Popen[str], str]:
     process = subprocess.Popen(
-        [sys.executable, "-c", "from polybot.cli.main import run; run()", "sim", "--port", "0",
-         "--markets", str(markets), "--flow-rate", str(flow_rate), "--data-dir", data_dir],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=data_dir,
+        [
+            sys.executable,
+            "-c",
+            "from polybot.cli.main import run; run()",
+            "sim",
+            "--port",
+            "0",
+            "--markets",
+            str(markets),
+            "--flow-rate",
+            str(flow_rate),
+            "--data-dir",
+            data_dir,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=data_dir,
     )
     assert process.stdout is not None
     deadline = time.monotonic() + 120
@@ -80,7 +97,7 @@ def _all_assets(http: httpx.Client) -> list[str]:
 
 async def _stream(ws_url: str, assets: list[str], window_s: float, pid: int) -> tuple[int, float]:
     counts = {"book": 0, "other": 0}
-    chunks = [assets[i:i + ASSETS_PER_SOCKET] for i in range(0, len(assets), ASSETS_PER_SOCKET)]
+    chunks = [assets[i : i + ASSETS_PER_SOCKET] for i in range(0, len(assets), ASSETS_PER_SOCKET)]
     measuring = asyncio.Event()
 
     async def reader(chunk: list[str]) -> None:
@@ -93,7 +110,7 @@ async def _stream(ws_url: str, assets: list[str], window_s: float, pid: int) -> 
                     counts["other"] += len(events)
 
     tasks = [asyncio.create_task(reader(chunk)) for chunk in chunks]
-    await asyncio.sleep(3.0)   # let the initial snapshots drain before measuring
+    await asyncio.sleep(3.0)  # let the initial snapshots drain before measuring
     cpu0, t0 = _cpu_seconds(pid), time.monotonic()
     measuring.set()
     await asyncio.sleep(window_s)
@@ -108,14 +125,19 @@ async def _stream(ws_url: str, assets: list[str], window_s: float, pid: int) -> 
 def _order_rtts(http: httpx.Client, n: int) -> list[float]:
     http.post("/_polybot/admin/ratelimits", json={"ip_enabled": False, "signer_enabled": False})
     trader = LocalTrader(http, fund="1000000")
-    v1 = {m["conditionId"] for m in http.get(
-        "/gamma/markets", params={"limit": 500, "version": "v1"}).json()}
+    v1 = {
+        m["conditionId"]
+        for m in http.get("/gamma/markets", params={"limit": 500, "version": "v1"}).json()
+    }
     markets = [m for m in http.get("/markets").json()["data"] if m["condition_id"] in v1]
     signed: list[bytes] = []
     for i in range(n):
         market = markets[i % len(markets)]
-        order = trader.order(market, price=float(market["minimum_tick_size"]),
-                             size=max(5.0, float(market["minimum_order_size"])))
+        order = trader.order(
+            market,
+            price=float(market["minimum_tick_size"]),
+            size=max(5.0, float(market["minimum_order_size"])),
+        )
         signed.append(json.dumps(order, separators=(",", ":")).encode())
     from polybot.venues.polymarket import auth
 
@@ -135,8 +157,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short windows (< 60 s in total)")
     parser.add_argument("--markets", type=int, default=5000)
-    parser.add_argument("--flow-rate", type=float, default=20.0,
-                        help="background flow actions per second (drives book updates)")
+    parser.add_argument(
+        "--flow-rate",
+        type=float,
+        default=20.0,
+        help="background flow actions per second (drives book updates)",
+    )
     args = parser.parse_args()
     window_s, n_orders = (8.0, 400) if args.quick else (30.0, 3000)
 
@@ -146,21 +172,25 @@ def main() -> None:
             with httpx.Client(base_url=url, timeout=30) as http:
                 markets = http.get("/_polybot/admin/state").json()["markets"]
                 assets = _all_assets(http)
-                print(f"venue {url}: {markets} markets, {len(assets)} assets, "
-                      f"flow {args.flow_rate}/s")
+                print(
+                    f"venue {url}: {markets} markets, {len(assets)} assets, flow {args.flow_rate}/s"
+                )
                 received, cpu = asyncio.run(
-                    _stream(url.replace("http", "ws", 1), assets, window_s, process.pid))
+                    _stream(url.replace("http", "ws", 1), assets, window_s, process.pid)
+                )
                 msgs_per_s = received / window_s
-                print(f"ws: {received} messages in {window_s:.0f} s over "
-                      f"{-(-len(assets) // ASSETS_PER_SOCKET)} sockets = {msgs_per_s:,.0f} msg/s; "
-                      f"server CPU {cpu:.0f}%")
+                print(
+                    f"ws: {received} messages in {window_s:.0f} s over "
+                    f"{-(-len(assets) // ASSETS_PER_SOCKET)} sockets = {msgs_per_s:,.0f} msg/s; "
+                    f"server CPU {cpu:.0f}%"
+                )
                 rtts = _order_rtts(http, n_orders)
         finally:
             process.send_signal(signal.SIGINT)
             try:
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
-                process.kill()   # our own child; a saturated loop may ignore SIGINT for long
+                process.kill()  # our own child; a saturated loop may ignore SIGINT for long
                 process.wait()
             if process.stdout is not None:
                 process.stdout.close()
@@ -168,8 +198,11 @@ def main() -> None:
     p99 = statistics.quantiles(rtts, n=100)[98]
     print(f"orders: {n_orders} sequential POST /order, p50 {p50:.2f} ms, p99 {p99:.2f} ms")
     summary: dict[str, Any] = {
-        "bench": "venue", "markets": markets, "ws_msgs_per_s": round(msgs_per_s, 1),
-        "server_cpu_pct": round(cpu, 1), "order_rtt_p50_ms": round(p50, 3),
+        "bench": "venue",
+        "markets": markets,
+        "ws_msgs_per_s": round(msgs_per_s, 1),
+        "server_cpu_pct": round(cpu, 1),
+        "order_rtt_p50_ms": round(p50, 3),
         "order_rtt_p99_ms": round(p99, 3),
     }
     print(json.dumps(summary))

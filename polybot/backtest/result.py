@@ -1,6 +1,7 @@
 """BacktestResult: stats, equity, fills, trades, orders and forecasts of one run, displayable.
 
-``stats`` is a ``pd.Series``; ``equity``/``fills``/``trades``/``orders``/``forecasts`` are
+``stats`` is a ``pd.Series`` (``rejected`` counts the orders the risk gate stopped, and
+``rejections`` breaks them down by rule); ``equity``/``fills``/``trades``/``orders``/``forecasts`` are
 DataFrames. ``digest`` is a sha256 over the fills (and config hash), so a run can be compared
 with a committed golden value. In Jupyter the result renders as a stats table with an equity
 sparkline; ``plot()`` returns a Plotly figure (imported lazily).
@@ -36,6 +37,7 @@ class BacktestResult:
     calibration: pd.DataFrame = field(default_factory=pd.DataFrame)
     digest: str = ""
     state: str = "STOPPED"
+    rejections: dict[str, int] = field(default_factory=dict)  # risk-gate rejections by rule
 
     @classmethod
     def from_host(
@@ -141,6 +143,7 @@ class BacktestResult:
             if len(equity)
             else 0.0,
             "time_in_market": float(np.mean(equity["exposure"] > 0)) if len(equity) else 0.0,
+            "rejected": sum(host.rejections.values()),
             "messages": messages,
         }
         if len(forecasts):
@@ -161,6 +164,7 @@ class BacktestResult:
             calibration=calibration,
             digest=_digest(host, seed),
             state=host.state,
+            rejections=dict(sorted(host.rejections.items())),
         )
 
     # ---- display ------------------------------------------------------------------------------

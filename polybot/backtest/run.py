@@ -18,6 +18,7 @@ from polybot.engine.engine import Engine
 from polybot.recording.replay import ReplayData
 from polybot.recording.schema import RESOLVED
 from polybot.recording.store import RecordStore
+from polybot.risk import RiskLimits
 from polybot.strategies.base import Strategy
 from polybot.venues.sim.venue import SimVenue
 
@@ -61,8 +62,13 @@ def backtest_many(
     starting_cash: float = 1000.0,
     sample_every_s: float = 60.0,
     progress: bool | None = None,
+    risk: RiskLimits | None = None,
 ) -> list[BacktestResult]:
-    """Run several strategies together on one engine (they share the venue and the books)."""
+    """Run several strategies together on one engine (they share the venue and the books).
+
+    ``risk`` runs every order through the live executor's pre-trade gate first (each strategy
+    against its own account); rejections are counted by rule in each result.
+    """
     replay = load_data(data, start=start, end=end, markets=markets)
 
     def venue(engine: Engine) -> SimVenue:
@@ -81,6 +87,7 @@ def backtest_many(
         venue=venue,
         starting_cash=starting_cash,
         sample_every_s=sample_every_s,
+        risk=risk,
     )
     show = progress if progress is not None else len(replay) >= _PROGRESS_MIN_ROWS
     if show:
@@ -119,12 +126,14 @@ def optimize(
     constraint: Any = None,
     fixed: dict[str, Any] | None = None,
     progress: bool | None = None,
+    risk: RiskLimits | None = None,
     **grid: Iterable[Any],
 ) -> tuple[BacktestResult, pd.DataFrame]:
     """Grid-search parameters; return the best result and a tidy table (one row per combo).
 
     ``grid`` maps parameter names to candidate values (typos get a hint, as everywhere);
-    ``fixed`` holds parameters shared by every run; ``constraint(params) -> bool`` skips combos.
+    ``fixed`` holds parameters shared by every run; ``constraint(params) -> bool`` skips combos;
+    ``risk`` applies the pre-trade gate to every run (see :func:`backtest_many`).
     The table has one column per parameter plus every stat, ready for ``pivot`` heatmaps.
     """
     replay = load_data(data)
@@ -142,7 +151,9 @@ def optimize(
 
         iterator = tqdm(combos, desc="optimize", unit="run")
     for params in iterator:
-        result = backtest(strategy_type(**(fixed or {}), **params), replay, progress=False)
+        result = backtest(
+            strategy_type(**(fixed or {}), **params), replay, progress=False, risk=risk
+        )
         rows.append({**params, **result.stats.to_dict(), "config_hash": result.config_hash})
         score = result.stats.get(maximize)
         if score is None:

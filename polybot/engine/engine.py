@@ -6,6 +6,12 @@ paper trading (live bus feed, wall clock, ``PaperVenue``) and production (live f
 columnar arrays (the fast path: no object per row, strategies called only when a token they
 subscribed to changes) and :meth:`Engine.on_message` takes one live bus message.
 
+Risk: with ``risk=RiskLimits(...)`` every order first goes through ``polybot.risk.check_order``,
+the gate the live executor runs (inputs built from the engine's own books and accounts, see
+:mod:`polybot.engine.risk`). A rejected order never reaches the venue: the strategy gets
+``on_order`` with status ``INVALID`` and ``reason`` ``"<rule>: <detail>"`` (as from the
+executor), and ``StrategyHost.rejections`` counts it by rule.
+
 Failure policy: with ``isolate=False`` (notebooks, backtests) a strategy's exception propagates
 at once; with ``isolate=True`` (services) the strategy is marked ``FAULTED``, its orders are
 cancelled, the traceback is logged and every other strategy keeps running.
@@ -35,9 +41,12 @@ from polybot.core.money import to_decimal
 from polybot.engine.book import BookViewAdapter, L2Book
 from polybot.engine.context import EngineContext
 from polybot.engine.portfolio import Portfolio
+from polybot.engine.risk import InFlight
+from polybot.engine.risk import check as risk_check
 from polybot.engine.venue import Venue
 from polybot.model.market import Market, Outcome
 from polybot.recording.replay import ReplayData
+from polybot.risk import Rejection, RiskLimits
 from polybot.strategies.base import Strategy
 from polybot.venues.sim.venue import OrderRequest, SimVenue
 
@@ -59,6 +68,8 @@ class StrategyHost:
         self.portfolio = Portfolio(starting_cash)
         self.orders: dict[str, OrderUpdate] = {}
         self.order_log: list[OrderUpdate] = []
+        self.inflight: dict[str, InFlight] = {}  # sent, not acknowledged (kept with risk on)
+        self.rejections: dict[str, int] = {}  # risk-gate rejections by rule
         self.ctx = EngineContext(engine, self)
 
 
@@ -76,8 +87,10 @@ class Engine:
         latency_ms: int = 0,
         sample_every_s: float = 60.0,
         clock: Callable[[], int] | None = None,
+        risk: RiskLimits | None = None,
     ) -> None:
         self.isolate = isolate
+        self.risk = risk
         self.markets: dict[str, Market] = {}
         self._token_market: dict[str, Market] = {}
         self._ticks: dict[str, Decimal] = {}
@@ -234,6 +247,22 @@ class Engine:
         """Send an order request to the venue."""
         if host.state != "RUNNING":
             return
+        if self.risk is not None:
+            rejection = risk_check(self, host, market, token_id, side, price, size)
+            if rejection is not None:
+                self._reject(
+                    host,
+                    client_order_id,
+                    market,
+                    token_id,
+                    side,
+                    price,
+                    size,
+                    order_type,
+                    rejection,
+                )
+                return
+            host.inflight[client_order_id] = InFlight(market.condition_id, side, price, size)
         if self._sim is not None:
             self._sim.now_ns = self.now_ns
         self.venue.place(
@@ -252,6 +281,38 @@ class Engine:
             )
         )
         self._reschedule()
+
+    def _reject(
+        self,
+        host: StrategyHost,
+        client_order_id: str,
+        market: Market,
+        token_id: str,
+        side: Literal["BUY", "SELL"],
+        price: Decimal,
+        size: Decimal,
+        order_type: str,
+        rejection: Rejection,
+    ) -> None:
+        # Delivered through the outbox, like a venue answer: after the placing handler returns.
+        host.rejections[rejection.rule] = host.rejections.get(rejection.rule, 0) + 1
+        self._outbox.append(
+            OrderUpdate(
+                market_id=market.condition_id,
+                token_id=token_id,
+                order_id="",
+                client_order_id=client_order_id,
+                strategy=host.name,
+                side=side,
+                price=price,
+                original_size=size,
+                size_matched=size * 0,
+                status="INVALID",
+                timestamp=self.now_ns // 1_000_000,
+                order_type=order_type,  # type: ignore[arg-type]
+                reason=f"{rejection.rule}: {rejection.detail}",
+            )
+        )
 
     def cancel(self, host: StrategyHost, client_order_id: str) -> None:
         """Ask the venue to cancel one of ``host``'s orders."""
@@ -349,6 +410,8 @@ class Engine:
                         host.orders[message.client_order_id] = message
                     else:
                         host.orders.pop(message.client_order_id, None)
+                    if host.inflight:
+                        host.inflight.pop(message.client_order_id, None)
                     self._call(host, host.strategy.on_order, message)
 
     def _call(self, host: StrategyHost, handler: Callable[..., None], *args: Any) -> None:

@@ -1,0 +1,1 @@
+"""The state service: answers queries and audited commands on ``bus.state_req``."""
