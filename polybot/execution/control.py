@@ -44,6 +44,9 @@ from polybot.storage.models import StrategyConfig
 log = logging.getLogger(__name__)
 
 ANSWER_CACHE = 1024
+# Orders a person places by hand (the API's order ticket, authenticated by the API token) are
+# not an automated strategy: they trade live unless explicitly put in shadow.
+MANUAL_STRATEGY = "manual"
 APPLIED = "command_applied"
 FAILED = "command_failed"
 
@@ -87,6 +90,7 @@ class Controls:
         """Return True unless the strategy is enabled as ``live`` (re-reads the file when it changed).
 
         A strategy missing from the modes file is new: it runs in shadow until enabled as live.
+        Hand-placed orders (``MANUAL_STRATEGY``) are live unless the file says ``shadow``.
         """
         path = self.data_dir / files.STRATEGY_MODES_FILE
         try:
@@ -102,7 +106,8 @@ class Controls:
             except ConfigError as exc:
                 log.error("strategy modes unreadable (%s); keeping the previous ones", exc)
             self._modes_stamp = stamp
-        return self._modes.modes.get(strategy, "shadow") != "live"
+        default = "live" if strategy == MANUAL_STRATEGY else "shadow"
+        return self._modes.modes.get(strategy, default) != "live"
 
     def is_disabled(self, strategy: str) -> bool:
         """Return True when the strategy's latest ``strategy_configs`` row is disabled."""

@@ -275,3 +275,19 @@ def test_unknown_strategy_is_shadow_until_enabled_live(stack: Stack) -> None:
     placed = stack.fate(live.signal_id, "order_placed", "signal_shadowed", "signal_rejected")
     assert placed.event_type == "order_placed", placed.data
     assert command(stack, "cancel_all", strategy=strategy).data["result"]["canceled"] == 1
+
+
+def test_hand_placed_orders_are_live_unless_shadowed(stack: Stack) -> None:
+    market = stack.venue.tradable_markets(neg_risk=False, tick="0.01")[26]
+    yes = market["tokens"][0]["token_id"]
+    order = signal(market, price=float(below_bid(stack, yes)), size=5, strategy="manual")
+    stack.send(order)
+    placed = stack.fate(order.signal_id, "order_placed", "signal_shadowed", "signal_rejected")
+    assert placed.event_type == "order_placed", placed.data
+    assert command(stack, "cancel_all", strategy="manual").data["result"]["canceled"] == 1
+
+    stack.set_mode("manual", "shadow")
+    again = signal(market, price=float(below_bid(stack, yes)), size=5, strategy="manual")
+    stack.send(again)
+    shadowed = stack.fate(again.signal_id, "order_placed", "signal_shadowed", "signal_rejected")
+    assert shadowed.event_type == "signal_shadowed", shadowed.data
