@@ -37,7 +37,6 @@ from polybot.core.errors import BusTimeout
 from polybot.stack import control
 from polybot.stack.plan import default_plan, run_dir
 from polybot.stack.state import pid_alive, read_state
-from polybot.statecmd import files
 
 playwright_api = pytest.importorskip(
     "playwright.sync_api", reason="pip install playwright (drives /usr/bin/chromium)"
@@ -67,6 +66,9 @@ BUS = (
     "snapshots_req",
 )
 UI_WAIT_MS = 60_000  # generous: two shared cores run the whole stack plus chromium
+# Assertions wait as long as page actions do: live data crosses venue → scanner → API →
+# WebSocket → page, which takes seconds on a loaded 2-core machine (5 s is Playwright's default).
+playwright_api.expect.set_options(timeout=UI_WAIT_MS)
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -240,8 +242,8 @@ def test_trade_from_the_browser_on_a_live_stack(
     assert received > 0, "no live messages reached the page"
     shot(page, "02-markets")
 
-    # --- place a marketable BUY from the ticket. The executor keeps a strategy without a "live"
-    # mode in shadow, and 'manual' has none yet: the ticket must say the order was only shadowed.
+    # --- place a marketable BUY from the ticket. Hand-placed orders (strategy 'manual') trade
+    # live by default; automated strategies start in shadow (tests/execution covers both).
     tick = Decimal(market["tick_size"])
     limit = min(Decimal(str(ask)) + 2 * tick, Decimal(1) - tick).quantize(tick)
     # At least the venue's minimum shares and $1.50 of notional (a marketable BUY needs $1).
@@ -253,13 +255,6 @@ def test_trade_from_the_browser_on_a_live_stack(
     page.get_by_test_id("ticket-size").fill(str(size))
     page.get_by_test_id("ticket-submit").click()
     verdict = page.get_by_test_id("ticket-verdict")
-    expect(verdict).to_contain_text("Shadowed")
-    # Workaround (reported): `POST /strategies/manual/enable` is refused because 'manual' has no
-    # strategy_configs row, so the mode is set in the state service's modes file directly.
-    modes = files.read_strategy_modes(stack["data_dir"])
-    modes.modes["manual"] = "live"
-    files.write_strategy_modes(stack["data_dir"], modes)
-    page.get_by_test_id("ticket-submit").click()
     expect(verdict).to_contain_text("Accepted")
     # Live prices: bid and ask come only over the WebSocket (prices, or the shown token's book
     # deltas; the REST list carries mids). A quiet market may not move for minutes, but our own

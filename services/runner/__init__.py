@@ -1,0 +1,1 @@
+"""The strategy runner: hosts the enabled strategies on the live buses."""

@@ -1,0 +1,229 @@
+"""The whole stack, for real: ``polybot up`` brings up the local venue, state, executor, scanner,
+analytics and runner; a strategy enabled in ``strategy_configs`` trades through the executor; the
+fill lands as a position with PnL in SQLite and as rows in DuckDB; ``polybot down`` leaves no
+process and no socket behind. Once in paper mode and once in live mode (orders on the venue)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from polybot.bus.endpoints import Requester
+from polybot.bus.messages import BookSnapshot
+from polybot.bus.nng import Subscriber
+from polybot.config import load_settings
+from polybot.core.errors import BusTimeout
+from polybot.stack import control
+from polybot.stack.plan import default_plan, run_dir
+from polybot.stack.state import pid_alive, read_state
+from polybot.storage.duck_read import DuckQueryClient
+from polybot.storage.models import StrategyConfig
+from polybot.storage.sqlite import make_engine, make_session_factory
+
+REPO = Path(__file__).resolve().parents[2]
+STRATEGIES = REPO / "tests" / "services"  # test_runner_strategies:Taker
+BUS = (
+    "prices_pub",
+    "events_pub",
+    "api_pub",
+    "state_req",
+    "signals_push",
+    "analytics_req",
+    "strategy_logs_req",
+    "runner_pub",
+    "snapshots_req",
+)
+EXPECTED = {"venue", "state", "executor", "scanner", "analytics", "runner"}
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def wait_for(condition: Callable[[], Any], timeout_s: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        result = condition()
+        if result:
+            return result
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout_s:.0f}s waiting for {what}")
+
+
+@pytest.fixture(params=["paper", "live"])
+def stack(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[dict[str, Any]]:
+    mode: str = request.param
+    root = Path(tempfile.mkdtemp(prefix="pbe2e-"))
+    data_dir, ipc_dir = root / "data", root / "ipc"
+    venue_port, api_port = free_port(), free_port()
+    env = {
+        "POLYBOT_DATA_DIR": str(data_dir),
+        "POLYBOT_EXECUTOR_MODE": mode,
+        "POLYBOT_VENUE__LOCAL_PORT": str(venue_port),
+        "POLYBOT_VENUE__LOCAL_MARKETS": "20",
+        "POLYBOT_API__PORT": str(api_port),
+        "PYTHONPATH": os.pathsep.join([str(STRATEGIES), str(REPO)]),
+        **{f"POLYBOT_BUS__{name.upper()}": f"ipc://{ipc_dir}/{name}" for name in BUS},
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)  # the supervisor and every service inherit these
+    settings = load_settings()
+    plan = default_plan(settings)
+    lines: list[str] = []
+    info = {
+        "mode": mode,
+        "data_dir": data_dir,
+        "ipc_dir": ipc_dir,
+        "settings": settings,
+        "venue_port": venue_port,
+        "plan": plan,
+        "lines": lines,
+    }
+    try:
+        yield info
+    finally:
+        state = read_state(run_dir(data_dir))
+        pids = [s.pid for s in state.services] if state else []
+        control.down(data_dir, echo=lines.append)
+        info["leftover_pids"] = [pid for pid in pids if pid and pid_alive(pid)]
+        info["leftover_sockets"] = (
+            sorted(p.name for p in ipc_dir.glob("*")) if ipc_dir.exists() else []
+        )
+        leftovers = (info["leftover_pids"], info["leftover_sockets"])
+        shutil.rmtree(root, ignore_errors=True)
+        assert leftovers == ([], []), f"left behind after polybot down: {leftovers}"
+
+
+def pick_token(settings: Any) -> tuple[str, str, float]:
+    """Return (market, token, ask) of a book the scanner publishes with asks."""
+    with Subscriber(settings.bus.prices_pub, topics=[]) as prices:
+        prices.subscribe_to(BookSnapshot)
+
+        def seen() -> tuple[str, str, float] | None:
+            try:
+                book = prices.recv(timeout=0.5)
+            except BusTimeout:
+                return None
+            if isinstance(book, BookSnapshot) and book.asks and 0.05 <= book.asks[0].price <= 0.9:
+                return book.market_id, book.token_id, book.asks[0].price
+            return None
+
+        picked: tuple[str, str, float] = wait_for(seen, 60, "a book with asks on prices.pub")
+        return picked
+
+
+def enable_taker(settings: Any, token_id: str) -> None:
+    config = {
+        "token_id": token_id,
+        "max_orders": 1,
+        "min_notional": "2",
+        "slippage": "0.03",
+        "tag": "e2e",
+    }
+    engine = make_engine(settings.sqlite_path)
+    with make_session_factory(engine)() as session, session.begin():
+        session.add(
+            StrategyConfig(
+                strategy="e2e",
+                strategy_class="test_runner_strategies:Taker",
+                config_hash="e2e-1",
+                config=json.dumps(config),
+            )
+        )
+    engine.dispose()
+
+
+def journal(settings: Any) -> list[tuple[str, str, str]]:
+    """Return (signal id, status, reason) of every journalled signal (for failure messages)."""
+    engine = make_engine(settings.sqlite_path, read_only=True)
+    with engine.connect() as connection:
+        rows = connection.exec_driver_sql(
+            "SELECT signal_id, status, reason FROM signal_journal ORDER BY id"
+        ).all()
+    engine.dispose()
+    return [(str(a), str(b), str(c)) for a, b, c in rows]
+
+
+def test_a_strategy_trades_through_the_whole_stack(stack: dict[str, Any]) -> None:
+    settings = stack["settings"]
+    assert {s.name for s in stack["plan"].services} >= EXPECTED, "a service is missing"
+    assert control.up(stack["plan"], timeout_s=300, echo=stack["lines"].append) == 0, "\n".join(
+        stack["lines"]
+    )
+    market_id, token_id, _ = pick_token(settings)
+    enable_taker(settings, token_id)
+
+    with Requester(settings.bus.state_req) as state:
+
+        def ask(command: str, args: dict[str, Any] | None = None, token: str = "") -> Any:
+            reply = state.call(command, args, token=token, timeout=10)
+            assert reply.ok, reply.error
+            return reply.result
+
+        # A new strategy runs in shadow until an operator enables it as live (audited command).
+        token = (settings.data_dir / "api_token").read_text().strip()
+        assert ask("strategy.enable", {"strategy": "e2e", "actor": "e2e"}, token)["mode"] == "live"
+
+        def filled_order() -> dict[str, Any] | None:
+            orders = ask("orders", {"status": "all", "strategy": "e2e"})
+            return next((o for o in orders if Decimal(o["size_matched"]) > 0), None)
+
+        try:
+            order = wait_for(filled_order, 90, "the e2e order to fill")
+        except AssertionError as exc:
+            runner_log = (settings.data_dir / "logs" / "runner.log").read_text().splitlines()
+            raise AssertionError(
+                f"{exc}; signal journal: {journal(settings)}; strategies: "
+                f"{ask('strategies')}; runner log: {runner_log[-15:]}"
+            ) from None
+        assert order["token_id"] == token_id
+        assert order["market_id"] == market_id
+        if stack["mode"] == "live":
+            assert order["venue_order_id"], "a live order carries the venue's order id"
+        [trade] = wait_for(lambda: ask("trades", {"strategy": "e2e"}), 30, "the fill row")
+        assert Decimal(trade["size"]) == Decimal(order["size_matched"])
+        [position] = wait_for(lambda: ask("positions", {"strategy": "e2e"}), 30, "the position")
+        assert Decimal(position["size"]) == Decimal(trade["size"])
+        pnl = ask("pnl")["by_strategy"]["e2e"]
+        assert Decimal(pnl["exposure"]) > 0
+        strategies = {s["strategy"]: s for s in ask("strategies")["strategies"]}
+        assert (strategies["e2e"]["state"], strategies["e2e"]["mode"]) == ("RUNNING", "live")
+        assert [a["command"] for a in ask("audit")] == ["strategy.enable"]
+
+    with DuckQueryClient(settings.bus.analytics_req) as analytics:
+
+        def analytics_rows() -> bool:
+            prices = analytics.query("SELECT count(*) AS n FROM price_history").to_pylist()[0]["n"]
+            stats = analytics.query(
+                "SELECT count(*) AS n FROM strategy_stats WHERE strategy = 'e2e'"
+            ).to_pylist()[0]["n"]
+            return bool(prices and stats)
+
+        wait_for(analytics_rows, 60, "price_history and e2e strategy_stats rows in DuckDB")
+
+    with DuckQueryClient(settings.bus.strategy_logs_req) as logs:
+        decisions = wait_for(
+            lambda: logs.query(
+                "SELECT message FROM strategy_logs WHERE strategy = 'e2e' AND message = 'fill'"
+            ).to_pylist(),
+            30,
+            "the fill decision in strategy_logs",
+        )
+        assert decisions
