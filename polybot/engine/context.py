@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Literal
 from polybot.bus.messages import OrderUpdate
 from polybot.core.money import to_decimal
 from polybot.model.market import Market
-from polybot.strategies.base import Amount, BookView, OrderKind
+from polybot.strategies.base import Amount, BookView, OrderKind, OrderSides
 
 if TYPE_CHECKING:
     from polybot.engine.engine import Engine, StrategyHost
@@ -25,7 +25,7 @@ def _amount(value: Amount) -> Decimal:
     return to_decimal(value)
 
 
-class EngineContext:
+class EngineContext(OrderSides):
     """What a strategy sees. Prices are rounded onto the market's tick in the safe direction
     (buys down, sells up), sizes down to whole cents of a share, so an order never trades
     worse or bigger than asked."""
@@ -77,45 +77,19 @@ class EngineContext:
         """Return live orders (optionally of one token)."""
         return [o for o in self._host.orders.values() if token_id is None or o.token_id == token_id]
 
-    def buy(
-        self,
-        token_id: str,
-        size: Amount,
-        limit: Amount,
-        *,
-        order_type: OrderKind = "GTC",
-        post_only: bool = False,
-        reason: str = "",
-        confidence: float = 1.0,
-    ) -> str:
-        """Buy up to ``size`` shares at ``limit`` (rounded down to the tick) or better."""
-        return self._order(token_id, "BUY", size, limit, order_type, post_only, reason, confidence)
-
-    def sell(
-        self,
-        token_id: str,
-        size: Amount,
-        limit: Amount,
-        *,
-        order_type: OrderKind = "GTC",
-        post_only: bool = False,
-        reason: str = "",
-        confidence: float = 1.0,
-    ) -> str:
-        """Sell up to ``size`` shares at ``limit`` (rounded up to the tick) or better."""
-        return self._order(token_id, "SELL", size, limit, order_type, post_only, reason, confidence)
-
-    def _order(
+    def place(
         self,
         token_id: str,
         side: Literal["BUY", "SELL"],
         size: Amount,
         limit: Amount,
+        *,
         order_type: OrderKind,
         post_only: bool,
         reason: str,
         confidence: float,
     ) -> str:
+        """Round ``limit`` to the tick (down for BUY, up for SELL) and send the order intent."""
         market = self._engine.market_of(token_id)
         tick = self._engine.tick_of(market.condition_id)
         rounding = ROUND_FLOOR if side == "BUY" else ROUND_CEILING

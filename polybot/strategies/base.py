@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import logging
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any, ClassVar, Literal, Protocol
@@ -175,6 +176,71 @@ class Context(Protocol):
     def cancel_timer(self, name: str) -> None:
         """Stop a timer set with ``set_timer``."""
         ...
+
+
+class OrderSides(ABC):
+    """``buy`` and ``sell`` for Context implementations, both going through one ``place``."""
+
+    @abstractmethod
+    def place(
+        self,
+        token_id: str,
+        side: Literal["BUY", "SELL"],
+        size: Amount,
+        limit: Amount,
+        *,
+        order_type: OrderKind,
+        post_only: bool,
+        reason: str,
+        confidence: float,
+    ) -> str:
+        """Send one order intent; return its client order id."""
+
+    def buy(
+        self,
+        token_id: str,
+        size: Amount,
+        limit: Amount,
+        *,
+        order_type: OrderKind = "GTC",
+        post_only: bool = False,
+        reason: str = "",
+        confidence: float = 1.0,
+    ) -> str:
+        """Buy up to ``size`` shares at ``limit`` or better; return the client order id."""
+        return self.place(
+            token_id,
+            "BUY",
+            size,
+            limit,
+            order_type=order_type,
+            post_only=post_only,
+            reason=reason,
+            confidence=confidence,
+        )
+
+    def sell(
+        self,
+        token_id: str,
+        size: Amount,
+        limit: Amount,
+        *,
+        order_type: OrderKind = "GTC",
+        post_only: bool = False,
+        reason: str = "",
+        confidence: float = 1.0,
+    ) -> str:
+        """Sell up to ``size`` shares at ``limit`` or better; return the client order id."""
+        return self.place(
+            token_id,
+            "SELL",
+            size,
+            limit,
+            order_type=order_type,
+            post_only=post_only,
+            reason=reason,
+            confidence=confidence,
+        )
 
 
 class Strategy:

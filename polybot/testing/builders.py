@@ -17,7 +17,7 @@ from polybot.core.money import to_decimal
 from polybot.engine.book import BookViewAdapter, L2Book
 from polybot.model.fees import NO_FEES, FeeSchedule
 from polybot.model.market import EventRef, Market, Outcome
-from polybot.strategies.base import Amount, BookView, OrderKind
+from polybot.strategies.base import Amount, BookView, OrderKind, OrderSides
 
 Levels = Sequence[tuple[float, float]]
 
@@ -96,7 +96,7 @@ class PlacedOrder:
 
 
 @dataclass
-class FakeContext:
+class FakeContext(OrderSides):
     """An in-memory ``Context`` for unit-testing strategy decisions."""
 
     market_list: list[Market] = field(default_factory=list)
@@ -161,16 +161,19 @@ class FakeContext:
         """Return orders marked live by the test (or by ``buy``/``sell``)."""
         return [o for o in self.live.values() if token_id is None or o.token_id == token_id]
 
-    def _order(
+    def place(
         self,
         token_id: str,
         side: Literal["BUY", "SELL"],
         size: Amount,
         limit: Amount,
+        *,
         order_type: OrderKind,
         post_only: bool,
         reason: str,
+        confidence: float,
     ) -> str:
+        """Record the order intent as a live order."""
         self._seq += 1
         coid = f"fake-{self._seq}"
         size_d = to_decimal(round(size, 8) if isinstance(size, float) else size)
@@ -194,34 +197,6 @@ class FakeContext:
                 order_type=order_type,
             )
         return coid
-
-    def buy(
-        self,
-        token_id: str,
-        size: Amount,
-        limit: Amount,
-        *,
-        order_type: OrderKind = "GTC",
-        post_only: bool = False,
-        reason: str = "",
-        confidence: float = 1.0,
-    ) -> str:
-        """Record a buy."""
-        return self._order(token_id, "BUY", size, limit, order_type, post_only, reason)
-
-    def sell(
-        self,
-        token_id: str,
-        size: Amount,
-        limit: Amount,
-        *,
-        order_type: OrderKind = "GTC",
-        post_only: bool = False,
-        reason: str = "",
-        confidence: float = 1.0,
-    ) -> str:
-        """Record a sell."""
-        return self._order(token_id, "SELL", size, limit, order_type, post_only, reason)
 
     def cancel(self, client_order_id: str) -> None:
         """Record a cancel (and drop the order from ``live``)."""
