@@ -227,3 +227,59 @@ def test_a_strategy_trades_through_the_whole_stack(stack: dict[str, Any]) -> Non
             "the fill decision in strategy_logs",
         )
         assert decisions
+
+
+SEED_STRATEGIES = {
+    "arbitrage": "polybot.strategies.arbitrage:Arbitrage",
+    "stat_arb": "polybot.strategies.stat_arb:StatArb",
+    "ai_model": "polybot.strategies.ai_model:AIModel",
+    "spread_farm": "polybot.strategies.spread_farm:SpreadFarm",
+    "copy_trade": "polybot.strategies.copy_trade:CopyTrade",
+}
+
+
+@pytest.mark.parametrize("stack", ["live"], indirect=True)
+def test_the_five_seed_strategies_run_in_the_runner_against_the_local_venue(
+    stack: dict[str, Any],
+) -> None:
+    settings = stack["settings"]
+    assert control.up(stack["plan"], timeout_s=300, echo=stack["lines"].append) == 0, "\n".join(
+        stack["lines"]
+    )
+    engine = make_engine(settings.sqlite_path)
+    with make_session_factory(engine)() as session, session.begin():
+        for name, cls in SEED_STRATEGIES.items():
+            session.add(
+                StrategyConfig(
+                    strategy=name, strategy_class=cls, config_hash=f"{name}-1", config="{}"
+                )
+            )
+    engine.dispose()
+    token = (settings.data_dir / "api_token").read_text().strip()
+    with Requester(settings.bus.state_req) as state:
+        for name in SEED_STRATEGIES:
+            reply = state.call(
+                "strategy.enable", {"strategy": name, "actor": "e2e"}, token=token, timeout=10
+            )
+            assert reply.ok, reply.error
+
+    def runner_strategies() -> dict[str, Any] | None:
+        with Requester(settings.bus.strategy_logs_req) as runner:
+            try:
+                reply = runner.call("runner.status", timeout=5)
+            except BusTimeout:
+                return None
+        strategies: dict[str, Any] = reply.result["strategies"] if reply.ok else {}
+        return strategies if set(SEED_STRATEGIES) <= set(strategies) else None
+
+    def all_running_and_trading() -> dict[str, Any] | None:
+        strategies = runner_strategies()
+        if strategies is None:
+            return None
+        faulted = {n: s["error"] for n, s in strategies.items() if s["state"] != "RUNNING"}
+        assert not faulted, f"strategies not running: {faulted}"
+        # The spread farm quotes both sides of its markets as soon as it has books.
+        return strategies if any(s["signals"] > 0 for s in strategies.values()) else None
+
+    strategies = wait_for(all_running_and_trading, 180, "the seed strategies to run and trade")
+    assert {strategies[name]["mode"] for name in SEED_STRATEGIES} == {"live"}
