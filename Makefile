@@ -22,7 +22,7 @@ $(FRONTEND_STAMP): $(wildcard frontend/package.json frontend/package-lock.json) 
 	  npm run build --prefix frontend; \
 	fi
 
-setup: $(STAMP) system $(if $(wildcard frontend/package.json),$(FRONTEND_STAMP))
+setup: $(STAMP) $(if $(wildcard frontend/package.json),$(FRONTEND_STAMP))
 
 system:
 	./scripts/setup-system.sh
@@ -40,7 +40,7 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
-pytest: setup
+pytest: setup system  # the browser tests drive Debian chromium
 	$(BIN)/pytest
 
 frontend-test: setup
