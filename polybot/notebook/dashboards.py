@@ -22,7 +22,13 @@ import pandas as pd
 from polybot.core.errors import PolybotError
 from polybot.notebook.display import GREY, RED, escape, html_table, pnl_style
 from polybot.notebook.live import LiveFeed
-from polybot.notebook.views import BookView, ChartView, PriceTableView
+from polybot.notebook.views import (
+    BookView,
+    ChartView,
+    PriceTableView,
+    live_figure,
+    plot_times,
+)
 from polybot.notebook.workbench import Workbench
 
 log = logging.getLogger(__name__)
@@ -100,10 +106,8 @@ def market_monitor(pb: Workbench, *, refresh_s: float = 1.0) -> widgets.VBox:
         row = markets[markets.market_id == change["new"]].iloc[0]
         yes.token_id, no.token_id = str(row.yes_token_id), str(row.no_token_id)
         backfill(pb, feed, [yes.token_id, no.token_id])
-        chart.fixed = [yes.token_id, no.token_id]
-        chart.widget.data = ()
-        chart._lengths.clear()
-        for view in (yes, no, chart):
+        chart.show([yes.token_id, no.token_id])
+        for view in (yes, no):
             view.refresh()
 
     chooser.observe(choose, names="value")
@@ -140,21 +144,30 @@ def feed_health(feed: LiveFeed) -> Any:
     return feed.health_view()
 
 
+# Total PnL per UTC day over all strategies, from the current version of each (strategy, day):
+# strategy_stats is append-only, every recomputation adds a version with a later ``as_of``.
+EQUITY_SQL = (
+    "SELECT ts, sum(pnl) AS pnl, sum(exposure) AS exposure FROM ("
+    " SELECT strategy, ts, arg_max(realized_pnl + unrealized_pnl, as_of) AS pnl,"
+    " arg_max(exposure, as_of) AS exposure FROM strategy_stats GROUP BY strategy, ts"
+    ") GROUP BY ts ORDER BY ts"
+)
+
+
 def portfolio(pb: Workbench, *, refresh_s: float = 3.0) -> widgets.VBox:
     """Positions, exposure by market and the equity curve (from strategy stats)."""
-    import plotly.graph_objects as go
-
     positions_box, positions = panel("positions", "pb-positions")
     risk_box, risk = panel("risk", "pb-risk")
-    equity = go.FigureWidget(
+    equity = live_figure(
         layout={
             "height": 300,
             "title": {"text": "equity (realized + unrealized PnL)"},
             "margin": {"l": 40, "r": 10, "t": 40, "b": 30},
         }
     )
-    equity.add_scatter(x=[], y=[], mode="lines", name="total PnL")
-    exposure = go.FigureWidget(
+    # Markers too: the curve has one point per UTC day, and a line needs two.
+    equity.add_scatter(x=[], y=[], mode="lines+markers", name="total PnL")
+    exposure = live_figure(
         layout={
             "height": 260,
             "title": {"text": "exposure by market"},
@@ -162,6 +175,14 @@ def portfolio(pb: Workbench, *, refresh_s: float = 3.0) -> widgets.VBox:
         }
     )
     exposure.add_bar(x=[], y=[], name="exposure")
+    shown: dict[str, object] = {}  # what each figure last drew: redraw only on change
+
+    def redraw(figure: Any, key: str, x: list[Any], y: list[float]) -> None:
+        if shown.get(key) == (x, y):
+            return
+        shown[key] = (x, y)
+        with figure.batch_update():
+            figure.data[0].x, figure.data[0].y = x, y
 
     def refresh() -> None:
         positions.value = frame_html(pb.positions, "no open positions")
@@ -169,20 +190,20 @@ def portfolio(pb: Workbench, *, refresh_s: float = 3.0) -> widgets.VBox:
             risk.value = pb.risk()._repr_html_()
         except PolybotError as exc:
             risk.value = f"<div class='pb-error' style='color:{RED}'>{escape(exc)}</div>"
-        curve = _safe_sql(
-            pb,
-            "SELECT ts, sum(realized_pnl + unrealized_pnl) AS pnl, "
-            "sum(exposure) AS exposure FROM strategy_stats GROUP BY ts ORDER BY ts",
-        )
+        curve = _safe_sql(pb, EQUITY_SQL)
         if curve is not None and not curve.empty:
-            with equity.batch_update():
-                equity.data[0].x, equity.data[0].y = curve["ts"], curve["pnl"]
+            redraw(
+                equity, "equity", list(plot_times(curve["ts"])), [float(v) for v in curve["pnl"]]
+            )
         held = _safe_call(pb.positions)
         if held is not None and not held.empty and "market_id" in held.columns:
             notional = (held["size"] * held["avg_price"]).groupby(held["market_id"]).sum()
-            with exposure.batch_update():
-                exposure.data[0].x = [m[:10] for m in notional.index]
-                exposure.data[0].y = list(notional.values)
+            redraw(
+                exposure,
+                "exposure",
+                [str(m)[:10] for m in notional.index],
+                [float(v) for v in notional.values],
+            )
 
     box = widgets.VBox([positions_box, widgets.HBox([risk_box]), equity, exposure])
     box._polybot_timer = Every(refresh_s, refresh)  # kept alive with the widget

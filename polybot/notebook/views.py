@@ -4,18 +4,101 @@ Each view is redrawn by the feed's timer (every ``refresh_s``), never per messag
 redraw when nothing it shows changed — a widget update is a comm message to the browser, far
 more expensive than receiving a bus frame. Imported lazily: plotly and ipywidgets load only when a
 view is asked for.
+
+Live plotly figures come from ``live_figure``. A plain ``FigureWidget`` sends each edit
+(``add_scatter``, ``trace.x = …``) to the browser as a one-shot delta message and only refreshes
+its *stored* state when the figure itself is displayed as a cell's output. A figure nested in a
+box, or edited before any browser is attached — always the case in Voila, whose pre-heated kernel
+runs the dashboard before the page connects — would show the state it had when it was created
+(no traces) and ignore every later delta aimed at traces the page never received. ``live_figure``
+keeps the stored state equal to the figure after every edit, so a page that attaches at any time
+draws what the figure holds, then follows the deltas.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
+from copy import deepcopy
 from typing import Any
 
 import ipywidgets as widgets
+import numpy as np
 import pandas as pd
 
 from polybot.notebook.display import AMBER, book_html, html_table
 from polybot.notebook.live import LiveFeed, _View
+
+# The FigureWidget traits that carry one-shot edit messages to the browser (plotly/basewidget.py).
+_EDIT_MESSAGES = (
+    "_py2js_addTraces",
+    "_py2js_deleteTraces",
+    "_py2js_moveTraces",
+    "_py2js_restyle",
+    "_py2js_relayout",
+    "_py2js_update",
+    "_py2js_animate",
+    "_py2js_removeLayoutProps",
+    "_py2js_removeTraceProps",
+)
+
+
+def live_figure(layout: dict[str, Any] | None = None) -> Any:
+    """Return a plotly ``FigureWidget`` that draws its current content in any page, at any time.
+
+    Use it for every figure that is edited after creation (live charts, dashboard panels): see
+    the module docstring and ``keep_widget_state``.
+    """
+    import plotly.graph_objects as go
+
+    figure = go.FigureWidget(layout=layout)
+    keep_widget_state(figure)
+    return figure
+
+
+def keep_widget_state(figure: Any) -> None:
+    """Keep ``figure``'s synced widget state (``_widget_data``/``_widget_layout``) up to date.
+
+    After every edit message the figure sends, its full data and layout are copied into the
+    widget state — the state a browser loads when it attaches (a Voila page opening on a
+    pre-heated kernel, a reloaded notebook, a second view). Pages already attached apply the
+    delta and then receive the same state, which their plotly model keeps without redrawing.
+    The copy runs once per loop turn however many edits it follows (at once without a running
+    loop), always after the deltas it covers, so a page never applies an edit twice.
+    """
+    pending = False
+
+    def store() -> None:
+        nonlocal pending
+        pending = False
+        # What plotly's own _repr_mimebundle_ does when a figure is displayed as an output.
+        figure._widget_layout = deepcopy(figure._layout_obj._props)
+        figure._widget_data = deepcopy(figure._data)
+
+    def edited(change: dict[str, Any]) -> None:
+        nonlocal pending
+        if change["new"] is not None or pending:
+            return  # act on the reset that follows each sent message, once per loop turn
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            store()
+            return
+        pending = True
+        loop.call_soon(store)
+
+    figure.observe(edited, names=list(_EDIT_MESSAGES))
+
+
+def plot_times(stamps: Any, *, unit: str | None = None) -> Any:
+    """Return timestamps as ISO-8601 strings (UTC wall time, ms) for a plotly date axis.
+
+    ``stamps`` are epoch numbers in ``unit`` ("ms"), or datetime-likes (naive ones are UTC).
+    Strings are cheap to send — ``datetime`` objects are serialised one by one by the kernel, ten
+    times slower — and plotly shows them as written, whatever the browser's time zone.
+    """
+    index = pd.DatetimeIndex(pd.to_datetime(stamps, unit=unit, utc=True)).tz_localize(None)
+    return np.datetime_as_string(index.values.astype("datetime64[ms]"), unit="ms")
 
 
 class PriceTableView(_View):
@@ -52,12 +135,10 @@ class ChartView(_View):
     """A plotly ``FigureWidget`` with one mid line per token, updated in place."""
 
     def __init__(self, feed: LiveFeed, token_ids: Iterable[str] | None, max_traces: int) -> None:
-        import plotly.graph_objects as go
-
         self.feed = feed
         self.fixed = list(token_ids) if token_ids is not None else None
         self.max_traces = max_traces
-        self.widget = go.FigureWidget(
+        self.widget = live_figure(
             layout={
                 "height": 320,
                 "margin": {"l": 40, "r": 10, "t": 30, "b": 30},
@@ -67,6 +148,13 @@ class ChartView(_View):
             },
         )
         self._lengths: dict[str, tuple[int, int]] = {}
+
+    def show(self, token_ids: Iterable[str] | None) -> None:
+        """Chart other tokens (None: the first ones to have prices); redraws at once."""
+        self.fixed = list(token_ids) if token_ids is not None else None
+        self.widget.data = ()
+        self._lengths.clear()
+        self.refresh()
 
     def _tokens(self) -> list[str]:
         if self.fixed is not None:
@@ -87,8 +175,8 @@ class ChartView(_View):
                 if self._lengths.get(token) == mark:
                     continue  # nothing new for this token since the last redraw
                 self._lengths[token] = mark
-                times = pd.to_datetime([p[0] for p in points], unit="ms")
-                mids = [p[1] for p in points]
+                times = plot_times([p[0] for p in points], unit="ms")
+                mids = np.fromiter((p[1] for p in points), dtype="float64", count=len(points))
                 if token in names:
                     trace = self.widget.data[names[token]]
                     trace.x, trace.y = times, mids
