@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from polybot.bus.messages import Event
@@ -44,6 +44,12 @@ from polybot.storage.models import StrategyConfig
 log = logging.getLogger(__name__)
 
 ANSWER_CACHE = 1024
+_LATEST_ENABLED = (
+    select(StrategyConfig.is_enabled)
+    .where(StrategyConfig.strategy == bindparam("strategy"))
+    .order_by(StrategyConfig.id.desc())
+    .limit(1)
+)
 # Orders a person places by hand (the API's order ticket, authenticated by the API token) are
 # not an automated strategy: they trade live unless explicitly put in shadow.
 MANUAL_STRATEGY = "manual"
@@ -111,14 +117,10 @@ class Controls:
 
     def is_disabled(self, strategy: str) -> bool:
         """Return True when the strategy's latest ``strategy_configs`` row is disabled."""
-        with self.sessions() as session:
-            latest = session.scalar(
-                select(StrategyConfig.is_enabled)
-                .where(StrategyConfig.strategy == strategy)
-                .order_by(StrategyConfig.id.desc())
-                .limit(1)
-            )
-        return latest is False
+        engine = self.sessions.kw["bind"]
+        with engine.connect() as connection:  # Core, not a Session: this runs for every signal
+            latest = connection.execute(_LATEST_ENABLED, {"strategy": strategy}).scalar()
+        return latest is not None and not latest
 
     def answered(self, request_id: str) -> Event | None:
         """Return the answer already given to ``request_id`` (a resent command), if any."""

@@ -1,14 +1,18 @@
-"""The executor's pipeline: one signal at a time, from the PULL socket to a recorded fate.
+"""The executor's pipeline: signals from the PULL socket to a recorded fate, in arrival order.
 
-For each signal, in order: journal it (RECEIVED) → validate it against its market → risk gate →
-shadow check → journal the order intent (committed, with the order id it will have) → submit
-under the venue client's rate limiter → announce. What happens afterwards (fills, cancels)
-arrives through the :class:`~polybot.execution.tracking.Tracker`. Every step that can fail ends
-in a recorded fate and an event; nothing raises out of :meth:`Executor.handle_message`.
+For each signal: validate it against its market → risk gate → shadow check → commit the decision
+(a refusal; or the accepted signal together with the order intent, carrying the order id it will
+have) → announce → submit under the venue client's rate limiter. Decisions are taken one at a
+time, in order, so each risk check sees every order accepted before it (a journalled intent
+counts as open at once). Submits run concurrently (bounded): the next signal does not wait for
+the venue's answer to the previous one. What happens afterwards (fills, cancels) arrives through
+the :class:`~polybot.execution.tracking.Tracker`. Every step that can fail ends in a recorded fate
+and an event; nothing raises out of :meth:`Executor.handle_message`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from decimal import Decimal
@@ -31,8 +35,9 @@ from polybot.execution.intake import (
     with_signal_id,
 )
 from polybot.execution.markets import MarketCatalog
-from polybot.execution.orders import created_ms
+from polybot.execution.orders import DuplicateSignal, created_ms
 from polybot.execution.reconcile import Reconciler
+from polybot.execution.submits import Submits
 from polybot.execution.tracking import Tracker
 from polybot.execution.venue import SubmitUnknown, Venue
 from polybot.risk import Rejection, check_order
@@ -49,6 +54,9 @@ class ExecutorConfig:
     mode: str = "live"  # "paper" or "live" (only used in announcements; the venue decides)
     cancel_on_shutdown: bool = True
     source: str = "executor"
+    # Concurrent venue calls (the rate limiter paces them further). Few: each is a keep-alive
+    # connection, and the HTTP pool's bookkeeping grows with every connection it holds.
+    max_inflight_submits: int = 4
 
 
 class Executor:
@@ -72,6 +80,8 @@ class Executor:
         self.controls = controls
         self.config = config
         self.reconciler = Reconciler(venue, catalog, tracker)
+        self.submits = Submits(config.max_inflight_submits)
+        self._recent_signals: dict[str, None] = {}  # ids decided by this process (bounded)
 
     # ---- lifecycle ------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -82,7 +92,8 @@ class Executor:
             await self.cancel_everything("kill switch is on")
 
     async def stop(self) -> None:
-        """Cancel resting orders if configured, then disconnect the venue."""
+        """Let submits in flight finish, cancel resting orders if configured, disconnect."""
+        await self.submits.drain()
         if self.config.cancel_on_shutdown:
             try:
                 await self.cancel_everything("executor shutdown")
@@ -134,58 +145,76 @@ class Executor:
             await self.handle_signal(signal)
         except Exception as exc:  # one bad signal must not stop the executor
             log.exception("signal %s could not be processed", signal.signal_id)
-            self.dead_letter("executor", f"{type(exc).__name__}: {exc}", codec.encode(signal))
-            self.store.advance_signal(
-                signal.signal_id, SignalStatus.FAILED, f"internal error: {exc}"
-            )
+            payload = codec.encode(signal)
+            self.dead_letter("executor", f"{type(exc).__name__}: {exc}", payload)
+            self.store.record_failure(_journal_fields(signal), f"internal error: {exc}", payload)
 
     async def handle_signal(self, signal: Signal) -> None:
-        """Validate, risk-check, journal, submit and announce one signal."""
+        """Validate, risk-check, journal, announce and submit one signal."""
         self.tracker.count("signals")
         data = fates.signal_fields(signal)
-        entry, is_new = self.store.journal_signal(
-            signal_id=signal.signal_id,
-            strategy=signal.strategy,
-            market_id=signal.market_id,
-            token_id=signal.token_id,
-            action=signal.action,
-            price=_exact(signal.price),
-            size=_exact(signal.size),
-            payload=codec.encode(signal),
-        )
-        if not is_new:
-            # A resend (the sender timed out waiting): repeat the recorded fate, act no further.
-            self.tracker.publish(
-                fates.fate_event(
-                    fates.SIGNAL_REJECTED
-                    if entry.status == SignalStatus.REJECTED
-                    else fates.SIGNAL_ACCEPTED,
-                    data,
-                    "duplicate",
-                    status=entry.status,
-                    detail=entry.reason,
-                )
-            )
+        if signal.signal_id in self._recent_signals:
+            self._repeat_fate(signal, data)
             return
-        self.tracker.remember(signal.signal_id, data)
+        fields = _journal_fields(signal)
+        payload = codec.encode(signal)
+        try:
+            plan = await self._decide(signal, data, fields, payload)
+        except DuplicateSignal:
+            self._repeat_fate(signal, data)
+            return
+        finally:
+            self._note_decided(signal.signal_id)
+        if plan is None:
+            return
+        fault_point("after_journal")
+        self.submits.start(self._submit_planned(plan))
+        await asyncio.sleep(0)  # let the submit reach the wire before the next signal is read
+
+    async def _decide(
+        self, signal: Signal, data: dict[str, Any], fields: dict[str, Any], payload: bytes
+    ) -> OrderPlan | None:
+        """Take the signal's decision and commit it; return the order to submit, if any."""
         plan = await self._plan(signal)
         if isinstance(plan, Refusal):
-            self._refuse(signal, data, plan.rule, plan.detail, plan.numbers)
-            return
+            self._refuse(fields, payload, data, plan.rule, plan.detail, plan.numbers)
+            return None
         rejection = self._risk(plan)
         if self.controls.is_shadow(signal.strategy):
-            self._shadow(signal, data, rejection)
-            return
+            self._shadow(fields, payload, data, rejection)
+            return None
         if rejection is not None:
-            self._refuse(signal, data, rejection.rule, rejection.detail, rejection.numbers)
-            return
-        self.store.set_signal(signal.signal_id, SignalStatus.ACCEPTED)
+            self._refuse(fields, payload, data, rejection.rule, rejection.detail, rejection.numbers)
+            return None
+        created = wall_ms()
+        venue_order_id = self.venue.order_id_for(plan, created)
+        self.store.journal_intent(
+            fields, payload, plan, venue_order_id=venue_order_id, created=created
+        )
+        self.tracker.remember(signal.signal_id, data)
         self.tracker.publish(
             fates.fate_event(fates.SIGNAL_ACCEPTED, data, "accepted", mode=self.config.mode)
         )
-        order = self.store.journal_intent(plan, self.venue.order_id_for)
-        fault_point("after_journal")
-        await self.submit(plan, order.client_order_id)
+        return plan
+
+    def _repeat_fate(self, signal: Signal, data: dict[str, Any]) -> None:
+        """A resend (the sender timed out waiting): repeat the recorded fate, act no further."""
+        entry = self.store.signal(signal.signal_id)
+        status = entry.status if entry is not None else SignalStatus.RECEIVED
+        self.tracker.publish(
+            fates.fate_event(
+                fates.SIGNAL_REJECTED if status == SignalStatus.REJECTED else fates.SIGNAL_ACCEPTED,
+                data,
+                "duplicate",
+                status=status,
+                detail=entry.reason if entry is not None else "",
+            )
+        )
+
+    def _note_decided(self, signal_id: str) -> None:
+        self._recent_signals[signal_id] = None
+        if len(self._recent_signals) > RECENT_SIGNALS:
+            del self._recent_signals[next(iter(self._recent_signals))]
 
     async def _plan(self, signal: Signal) -> OrderPlan | Refusal:
         if self.controls.is_disabled(signal.strategy):
@@ -212,7 +241,7 @@ class Executor:
 
     def _risk(self, plan: OrderPlan) -> Rejection | None:
         portfolio = self.tracker.ledger.risk_view(
-            self.tracker.balance, self.books.mid, self._describe
+            self.tracker.balance, self.books.mid, self._describe, self.store.open_orders()
         )
         return check_order(
             plan.risk_intent(),
@@ -229,9 +258,15 @@ class Executor:
         return market.event_id, market.outcome_index(token_id) or 0
 
     def _refuse(
-        self, signal: Signal, data: dict[str, Any], rule: str, detail: str, numbers: dict[str, str]
+        self,
+        fields: dict[str, Any],
+        payload: bytes,
+        data: dict[str, Any],
+        rule: str,
+        detail: str,
+        numbers: dict[str, str],
     ) -> None:
-        self.store.set_signal(signal.signal_id, SignalStatus.REJECTED, f"{rule}: {detail}")
+        self.store.record_decision(fields, SignalStatus.REJECTED, f"{rule}: {detail}", payload)
         self.tracker.count("signals_rejected")
         self.tracker.publish(
             fates.fate_event(
@@ -239,14 +274,20 @@ class Executor:
             )
         )
 
-    def _shadow(self, signal: Signal, data: dict[str, Any], rejection: Rejection | None) -> None:
+    def _shadow(
+        self,
+        fields: dict[str, Any],
+        payload: bytes,
+        data: dict[str, Any],
+        rejection: Rejection | None,
+    ) -> None:
         would_be = "accepted" if rejection is None else "rejected"
         reason = (
             "shadow: would be accepted"
             if rejection is None
             else f"shadow: would be rejected by {rejection.rule}"
         )
-        self.store.set_signal(signal.signal_id, SignalStatus.REJECTED, reason)
+        self.store.record_decision(fields, SignalStatus.REJECTED, reason, payload)
         self.tracker.count("signals_shadowed")
         details: dict[str, Any] = {"would_be": would_be, "shadow": True}
         if rejection is not None:
@@ -254,6 +295,16 @@ class Executor:
         self.tracker.publish(fates.fate_event(fates.SIGNAL_SHADOWED, data, "shadow", **details))
 
     # ---- submit -------------------------------------------------------------------------------
+    async def _submit_planned(self, plan: OrderPlan) -> None:
+        client_order_id = plan.client_order_id
+        try:
+            await self.submit(plan, client_order_id)
+        except Exception as exc:  # a task's failure must end in a fate, not in the loop's log
+            log.exception("submit of %s failed", client_order_id)
+            order = self.store.order(client_order_id=client_order_id)
+            if order is not None:
+                self.tracker.failed(order, f"internal error: {exc}", rule="internal_error")
+
     async def submit(self, plan: OrderPlan, client_order_id: str) -> None:
         """Send a journalled order; an unknown outcome is resolved by looking the order up."""
         order = self.store.order(client_order_id=client_order_id)
@@ -343,7 +394,12 @@ class Executor:
     async def cancel_everything(
         self, reason: str, *, strategy: str = "", market_id: str = ""
     ) -> int:
-        """Cancel our resting orders (all, or one strategy's / market's); return how many."""
+        """Cancel our resting orders (all, or one strategy's / market's); return how many.
+
+        Submits in flight finish first: an order still on its way would otherwise land after
+        the cancel and rest at the venue.
+        """
+        await self.submits.drain()
         orders = self.store.orders([OrderStatus.LIVE, OrderStatus.PENDING_SUBMIT])
         if strategy or market_id:
             orders = [
@@ -375,6 +431,21 @@ class Executor:
             daily_pnl=pnl.daily,
             fees=pnl.fees,
         )
+
+
+RECENT_SIGNALS = 10_000  # a resend is recognised without a query when it is this recent
+
+
+def _journal_fields(signal: Signal) -> dict[str, Any]:
+    return {
+        "signal_id": signal.signal_id,
+        "strategy": signal.strategy,
+        "market_id": signal.market_id,
+        "token_id": signal.token_id,
+        "action": signal.action,
+        "price_exact": _exact(signal.price),
+        "size_exact": _exact(signal.size),
+    }
 
 
 def _exact(value: float) -> Decimal | None:

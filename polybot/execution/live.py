@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import random
+from collections import OrderedDict
 from decimal import Decimal
 
 from polybot.bus.messages import Fill, Message
@@ -46,6 +47,7 @@ from polybot.venues.polymarket.ws_user import (
 log = logging.getLogger(__name__)
 
 _DUPLICATED = "duplicated"
+SIGNED_KEPT = 1024  # signed orders waiting for their submit (more would mean submits are stuck)
 
 
 def trade_event(trade: ClobTrade) -> TradeEvent:
@@ -118,6 +120,8 @@ class PolymarketVenue:
         self._fees: dict[str, FeeSchedule] = {}
         self._heartbeat_id = ""
         self._sink: VenueSink | None = None
+        # Orders signed for their id at decision time, sent moments later: sign once.
+        self._signed_orders: OrderedDict[tuple[str, int], SignedOrder] = OrderedDict()
         self.stream = UserStream(
             UserCredentials(creds.api_key, creds.secret, creds.passphrase),
             UserStreamConfig(url=user_ws_url, addresses=(self.account,)),
@@ -154,12 +158,18 @@ class PolymarketVenue:
         )
 
     def order_id_for(self, plan: OrderPlan, created_ms: int) -> str:
-        """Return the digest the signed order will have."""
-        return self._signed(plan, created_ms).order_id
+        """Return the digest the signed order will have (and keep the order for the submit)."""
+        order = self._signed(plan, created_ms)
+        self._signed_orders[(plan.client_order_id, created_ms)] = order
+        while len(self._signed_orders) > SIGNED_KEPT:
+            self._signed_orders.popitem(last=False)
+        return order.order_id
 
     async def submit(self, plan: OrderPlan, created_ms: int) -> SubmitResult:
-        """Sign and post the order under the client's rate limiter."""
-        order = self._signed(plan, created_ms)
+        """Post the signed order under the client's rate limiter (signing it if not yet)."""
+        order = self._signed_orders.pop((plan.client_order_id, created_ms), None)
+        if order is None:
+            order = self._signed(plan, created_ms)
         self._fees[plan.market_id] = plan.fee_schedule
         try:
             response = await self.clob.post_order(order)

@@ -1,26 +1,33 @@
 """The executor's records in ``polybot.db``: the signal journal and our orders.
 
-Each method is one committed transaction. The ordering is the crash-safety story: a signal is
-journalled on arrival; the order intent (with the venue order id it *will* have — the EIP-712
-digest is known before anything is sent) is committed before the venue is called. After a crash,
-``PENDING_SUBMIT`` rows are exactly the orders whose fate must be looked up at the venue.
+Crash safety is the ordering of commits. A signal's decision is committed in one transaction at
+the moment it is made: a refusal (validation, risk, shadow) as a REJECTED row; an acceptance as
+the SUBMITTING signal row *together with* the order intent (``PENDING_SUBMIT``, carrying the venue
+order id it *will* have — the EIP-712 digest is known before anything is sent). Only then is the
+venue called. After a crash, ``PENDING_SUBMIT`` rows are exactly the orders whose fate must be
+looked up at the venue; a signal with no row was never acted on (nothing left the process).
+
+The executor is the only writer of these two tables, so the store keeps the rows it works with in
+memory — every open order, and recently touched ones — and writes through with single SQL
+statements: the hot path reads nothing back from SQLite.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+import contextlib
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Engine, Update, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from polybot.execution.intake import OrderPlan
-from polybot.storage.journal import journal_order_intent, journal_signal, set_signal_status
 from polybot.storage.models import Order, OrderStatus, SignalJournalEntry, SignalStatus
-
-IdForOrder = Callable[[OrderPlan, int], str]
-"""(plan, created_ms) -> the venue order id the order will have (the signed digest)."""
 
 OPEN_STATUSES = (OrderStatus.PENDING_SUBMIT, OrderStatus.LIVE)
 TERMINAL_SIGNAL = (
@@ -29,6 +36,15 @@ TERMINAL_SIGNAL = (
     SignalStatus.CANCELED,
     SignalStatus.FAILED,
 )
+RECENT_ORDERS = 4096  # closed orders kept in memory (late fills and updates find them there)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
+_ORDERS = Order.__table__
+ZERO = Decimal(0)
+
+
+class DuplicateSignal(Exception):
+    """The signal id is already in the journal (a resend): its first fate stands."""
 
 
 def created_ms(order: Order) -> int:
@@ -36,7 +52,12 @@ def created_ms(order: Order) -> int:
     stamp = order.created_at
     if stamp.tzinfo is None:
         stamp = stamp.replace(tzinfo=UTC)
-    return int(stamp.timestamp() * 1000)
+    return (stamp - _EPOCH) // _MS  # integer arithmetic: a float could land 1 ms short
+
+
+def ms_datetime(ms: int) -> datetime:
+    """Return the aware UTC datetime of a ms timestamp (exactly; no float rounding)."""
+    return _EPOCH + ms * _MS
 
 
 class OrderStore:
@@ -44,39 +65,124 @@ class OrderStore:
 
     def __init__(self, sessions: sessionmaker[Session], *, account: str, venue: str) -> None:
         self.sessions = sessions
+        bind = sessions.kw.get("bind")
+        if not isinstance(bind, Engine):
+            raise TypeError("the session factory must be bound to an Engine")
+        self.engine: Engine = bind
         self.account = account
         self.venue = venue
+        self._open: dict[str, Order] = {}
+        self._recent: OrderedDict[str, Order] = OrderedDict()
+        self._by_venue: dict[str, str] = {}
+        self._load_open()
 
-    def journal_signal(
+    # ---- the signal journal -----------------------------------------------------------------------
+
+    def _signal_row(
+        self, fields: dict[str, Any], status: SignalStatus, reason: str, payload: bytes
+    ) -> dict[str, Any]:
+        return {
+            "signal_id": fields["signal_id"],
+            "strategy": fields["strategy"],
+            "market_id": fields["market_id"],
+            "token_id": fields["token_id"],
+            "action": fields["action"],
+            "price": fields.get("price_exact"),
+            "size": fields.get("size_exact"),
+            "payload": payload,
+            "status": status,
+            "reason": reason,
+        }
+
+    def record_decision(
+        self, fields: dict[str, Any], status: SignalStatus, reason: str, payload: bytes
+    ) -> None:
+        """Journal a signal that ends here (refused, shadowed, failed); raise ``DuplicateSignal``.
+
+        ``fields``: ``signal_id``, ``strategy``, ``market_id``, ``token_id``, ``action`` and the
+        exact ``price_exact``/``size_exact`` (None when the sender's float has no exact decimal).
+        """
+        try:
+            with self.engine.begin() as connection:
+                connection.execute(
+                    insert(SignalJournalEntry), [self._signal_row(fields, status, reason, payload)]
+                )
+        except IntegrityError as exc:
+            raise DuplicateSignal(fields["signal_id"]) from exc
+
+    def record_failure(self, fields: dict[str, Any], reason: str, payload: bytes) -> None:
+        """Mark a signal FAILED (processing broke); journal it first if it has no row yet."""
+        if self.advance_signal(fields["signal_id"], SignalStatus.FAILED, reason):
+            return
+        with contextlib.suppress(DuplicateSignal):  # a terminal row already: that fate stands
+            self.record_decision(fields, SignalStatus.FAILED, reason, payload)
+
+    def journal_intent(
         self,
-        *,
-        signal_id: str,
-        strategy: str,
-        market_id: str,
-        token_id: str,
-        action: str,
-        price: Decimal | None,
-        size: Decimal | None,
+        fields: dict[str, Any],
         payload: bytes,
-    ) -> tuple[SignalJournalEntry, bool]:
-        """Record a received signal; ``(entry, False)`` when the id was seen before."""
-        with self.sessions.begin() as session:
-            return journal_signal(
-                session,
-                signal_id=signal_id,
-                strategy=strategy,
-                market_id=market_id,
-                token_id=token_id,
-                action=action,
-                price=price,
-                size=size,
-                payload=payload,
-            )
+        plan: OrderPlan,
+        *,
+        venue_order_id: str,
+        created: int,
+    ) -> Order:
+        """Commit the accepted signal (SUBMITTING) and its order intent (PENDING_SUBMIT) at once.
+
+        ``created`` (ms) is the timestamp signed into the order and ``venue_order_id`` the signed
+        order's digest: a restarted executor rebuilds the identical order from this row. Raises
+        ``DuplicateSignal`` when the signal id is journalled already.
+        """
+        stamp = ms_datetime(created)
+        signal_row = self._signal_row(fields, SignalStatus.SUBMITTING, "", payload)
+        signal_row["client_order_id"] = plan.client_order_id
+        order = Order(
+            client_order_id=plan.client_order_id,
+            venue_order_id=venue_order_id,
+            signal_id=plan.signal_id,
+            strategy=plan.strategy,
+            account=self.account,
+            venue=self.venue,
+            market_id=plan.market_id,
+            token_id=plan.token_id,
+            side=plan.side,
+            order_type=plan.order_type,
+            price=plan.price,
+            original_size=plan.size,
+            size_matched=ZERO,
+            avg_fill_price=None,
+            fees_paid=ZERO,
+            post_only=plan.post_only,
+            expiration=plan.expiration,
+            status=OrderStatus.PENDING_SUBMIT,
+            reason="",
+            created_at=stamp,
+            submitted_at=None,
+            updated_at=stamp,
+        )
+        row = {c.key: getattr(order, c.key) for c in _ORDERS.columns if c.key != "id"}
+        try:
+            with self.engine.begin() as connection:
+                connection.execute(insert(SignalJournalEntry), [signal_row])
+                result = connection.execute(insert(Order).values(row))
+        except IntegrityError as exc:
+            raise DuplicateSignal(plan.signal_id) from exc
+        key = result.inserted_primary_key
+        assert key is not None
+        order.id = key[0]
+        self._remember(order)
+        return order
 
     def set_signal(self, signal_id: str, status: SignalStatus, reason: str = "") -> None:
         """Move a journalled signal to ``status``."""
-        with self.sessions.begin() as session:
-            set_signal_status(session, signal_id, status, reason)
+        values: dict[str, Any] = {"status": status}
+        if reason:
+            values["reason"] = reason
+        with self.engine.begin() as connection:
+            connection.execute(
+                update(SignalJournalEntry)
+                .where(SignalJournalEntry.signal_id == signal_id)
+                .values(**values)
+            )
 
     def signal(self, signal_id: str) -> SignalJournalEntry | None:
         """Return the journal row of ``signal_id``."""
@@ -85,39 +191,88 @@ class OrderStore:
                 select(SignalJournalEntry).where(SignalJournalEntry.signal_id == signal_id)
             )
 
-    def journal_intent(self, plan: OrderPlan, sign: IdForOrder) -> Order:
-        """Commit the order intent (PENDING_SUBMIT) with the venue id it will have; return it."""
-        with self.sessions.begin() as session:
-            order = journal_order_intent(
-                session,
-                client_order_id=plan.client_order_id,
-                market_id=plan.market_id,
-                token_id=plan.token_id,
-                side=plan.side,
-                price=plan.price,
-                size=plan.size,
-                strategy=plan.strategy,
-                signal_id=plan.signal_id,
-                account=self.account,
-                venue=self.venue,
-                order_type=plan.order_type,
-                post_only=plan.post_only,
-                expiration=plan.expiration,
+    def advance_signal(
+        self,
+        signal_id: str,
+        status: SignalStatus,
+        reason: str = "",
+        *,
+        unless: Sequence[str] = TERMINAL_SIGNAL,
+    ) -> bool:
+        """Move a signal to ``status`` unless it already is in one of ``unless``; True if moved."""
+        move = SignalMove(status, reason, tuple(unless))
+        with self.engine.begin() as connection:
+            result = connection.execute(move.statement(signal_id))
+        return bool(result.rowcount)
+
+    # ---- orders -----------------------------------------------------------------------------------
+
+    def _load_open(self) -> None:
+        with self.sessions() as session:
+            rows = session.scalars(
+                select(Order)
+                .where(Order.status.in_(list(OPEN_STATUSES)), Order.account == self.account)
+                .order_by(Order.id)
             )
-            session.refresh(order, ["created_at"])  # SQLite's clock stamped it; read it back
-            order.venue_order_id = sign(plan, created_ms(order))
-            session.flush()
-            return order
+            for order in rows:
+                self._remember(order)
+
+    def _remember(self, order: Order) -> None:
+        coid = order.client_order_id
+        if order.venue_order_id:
+            self._by_venue[order.venue_order_id] = coid
+        if order.status in OPEN_STATUSES:
+            self._recent.pop(coid, None)
+            self._open[coid] = order
+            return
+        self._open.pop(coid, None)
+        self._recent[coid] = order
+        self._recent.move_to_end(coid)
+        while len(self._recent) > RECENT_ORDERS:
+            _, old = self._recent.popitem(last=False)
+            if old.venue_order_id:
+                self._by_venue.pop(old.venue_order_id, None)
+
+    def _cached(self, client_order_id: str) -> Order | None:
+        return self._open.get(client_order_id) or self._recent.get(client_order_id)
 
     def order(self, *, client_order_id: str = "", venue_order_id: str = "") -> Order | None:
-        """Return one order by our id or the venue's."""
+        """Return one order by our id or the venue's (memory first, then the database)."""
+        if not client_order_id and venue_order_id:
+            client_order_id = self._by_venue.get(venue_order_id, "")
+        if client_order_id:
+            cached = self._cached(client_order_id)
+            if cached is not None:
+                return cached
         with self.sessions() as session:
             if client_order_id:
-                return session.scalar(select(Order).where(Order.client_order_id == client_order_id))
-            return session.scalar(select(Order).where(Order.venue_order_id == venue_order_id))
+                found = session.scalar(
+                    select(Order).where(Order.client_order_id == client_order_id)
+                )
+            elif venue_order_id:
+                found = session.scalar(select(Order).where(Order.venue_order_id == venue_order_id))
+            else:
+                return None
+        if found is not None and found.account == self.account:
+            self._remember(found)
+        return found
+
+    def reload(self, client_order_id: str) -> Order | None:
+        """Re-read one order from the database (after another writer path, e.g. a fill)."""
+        with self.sessions() as session:
+            found = session.scalar(select(Order).where(Order.client_order_id == client_order_id))
+        if found is not None:
+            self._remember(found)
+        return found
+
+    def open_orders(self) -> list[Order]:
+        """Return this account's open orders (PENDING_SUBMIT and LIVE), oldest first."""
+        return sorted(self._open.values(), key=lambda o: o.id)
 
     def orders(self, statuses: Sequence[str]) -> list[Order]:
         """Return this account's orders in ``statuses``, oldest first."""
+        if set(statuses) <= set(OPEN_STATUSES):
+            return [o for o in self.open_orders() if o.status in statuses]
         with self.sessions() as session:
             rows = session.scalars(
                 select(Order)
@@ -131,42 +286,55 @@ class OrderStore:
         client_order_id: str,
         *,
         status: str | None = None,
-        size_matched: Decimal | None = None,
         reason: str = "",
         submitted: bool = False,
+        signal: SignalMove | None = None,
     ) -> Order:
-        """Change an order's status / matched size; return the updated row."""
-        with self.sessions.begin() as session:
-            order = session.scalar(select(Order).where(Order.client_order_id == client_order_id))
-            if order is None:
-                raise KeyError(f"no order {client_order_id!r}")
-            if status is not None:
-                order.status = status
-            if size_matched is not None and size_matched > order.size_matched:
-                order.size_matched = size_matched
-            if reason:
-                order.reason = reason
-            if submitted and order.submitted_at is None:
-                order.submitted_at = datetime.now(UTC)
-            session.flush()
-            return order
+        """Change an order's status (with a reason; stamping the submit time once); return it.
 
-    def advance_signal(
-        self,
-        signal_id: str,
-        status: SignalStatus,
-        reason: str = "",
-        *,
-        unless: Sequence[str] = TERMINAL_SIGNAL,
-    ) -> bool:
-        """Move a signal to ``status`` unless it already is in one of ``unless``; True if moved."""
-        with self.sessions.begin() as session:
-            entry = session.scalar(
-                select(SignalJournalEntry).where(SignalJournalEntry.signal_id == signal_id)
+        ``signal`` moves the order's signal in the same transaction (one commit for both).
+        """
+        order = self.order(client_order_id=client_order_id)
+        if order is None:
+            raise KeyError(f"no order {client_order_id!r}")
+        now = datetime.now(UTC)
+        values: dict[str, Any] = {"updated_at": now}
+        if status is not None:
+            values["status"] = status
+        if reason:
+            values["reason"] = reason
+        if submitted and order.submitted_at is None:
+            values["submitted_at"] = now
+        with self.engine.begin() as connection:
+            connection.execute(
+                update(Order).where(Order.client_order_id == client_order_id).values(**values)
             )
-            if entry is None or entry.status in unless:
-                return False
-            entry.status = status
-            if reason:
-                entry.reason = reason
-            return True
+            if signal is not None and order.signal_id:
+                connection.execute(signal.statement(order.signal_id))
+        for key, value in values.items():
+            setattr(order, key, value)
+        self._remember(order)
+        return order
+
+
+@dataclass(frozen=True, slots=True)
+class SignalMove:
+    """Move a signal to ``status`` (with ``reason``) unless it is in one of ``unless`` already."""
+
+    status: SignalStatus
+    reason: str = ""
+    unless: tuple[str, ...] = TERMINAL_SIGNAL
+
+    def statement(self, signal_id: str) -> Update:
+        """Return the UPDATE that makes the move."""
+        values: dict[str, Any] = {"status": self.status}
+        if self.reason:
+            values["reason"] = self.reason
+        return (
+            update(SignalJournalEntry)
+            .where(
+                SignalJournalEntry.signal_id == signal_id,
+                SignalJournalEntry.status.not_in(list(self.unless)),
+            )
+            .values(**values)
+        )

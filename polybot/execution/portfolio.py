@@ -7,7 +7,9 @@ Accounting (average cost, per account × strategy × token):
 * a SELL realizes ``s × (p − avg) − fee``;
 * each fill is one ``trades`` row carrying the PnL it realized, so the UTC day's realized PnL is a
   sum over ``traded_at >= 00:00 UTC``;
-* unrealized PnL marks what is held at the book's mid (at the average price when no book).
+* unrealized PnL marks what is held at the book's mid (at the average price when no book);
+* today's PnL is today's realized PnL plus the change of unrealized PnL since the day's first
+  valuation.
 
 ``record_fill`` is idempotent on (fill id, client order id): the user channel, the REST trades
 used by reconciliation and a restarted executor can all report the same fill; it counts once.
@@ -15,7 +17,7 @@ used by reconciliation and a restarted executor can all report the same fill; it
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -26,7 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from polybot.bus.messages import Fill
 from polybot.risk import Portfolio
 from polybot.risk import Position as RiskPosition
-from polybot.storage.models import Order, OrderStatus, Position, Trade
+from polybot.storage.models import Order, Position, Trade
 
 ZERO = Decimal(0)
 Mark = Callable[[str], Decimal | None]
@@ -44,11 +46,43 @@ class PnL:
 
 
 class Ledger:
-    """Fills, positions and PnL of one account."""
+    """Fills, positions and PnL of one account.
+
+    SQLite is the record; the ledger also keeps the account's positions and PnL totals in memory
+    (loaded at start, moved by each booked fill), so the risk gate's view costs no query.
+    """
 
     def __init__(self, sessions: sessionmaker[Session], *, account: str) -> None:
         self.sessions = sessions
         self.account = account
+        self._positions: dict[tuple[str, str], Position] = {}  # (strategy, token) -> row copy
+        self._realized = ZERO
+        self._fees = ZERO
+        self._day = _utc_day(datetime.now(UTC))
+        self._day_realized = ZERO
+        self._held_at_open: set[tuple[str, str]] = set()  # positions held when the day began
+        self._open_unrealized: dict[tuple[str, str], Decimal] = {}  # their first marks today
+        self._load()
+
+    def _load(self) -> None:
+        with self.sessions() as session:
+            for position in session.scalars(
+                select(Position).where(Position.account == self.account)
+            ):
+                self._positions[(position.strategy, position.token_id)] = position
+                self._realized += position.realized_pnl
+                self._fees += position.fees_paid
+            self._day_realized = self._realized_since(session, self._day)
+        self._held_at_open = {key for key, p in self._positions.items() if p.size != 0}
+
+    def _realized_since(self, session: Session, day: datetime) -> Decimal:
+        return _sum(
+            session.scalars(
+                select(Trade.realized_pnl).where(
+                    Trade.account == self.account, Trade.traded_at >= day
+                )
+            )
+        )
 
     def record_fill(self, fill: Fill, order: Order) -> bool:
         """Book one fill of ``order`` (trade row, position, order totals); False if known already."""
@@ -62,7 +96,8 @@ class Ledger:
                 if known.status != fill.status:
                     known.status = fill.status
                 return False
-            realized = self._apply(session, fill, order.strategy)
+            position, realized = self._apply(session, fill, order.strategy)
+            traded_at = _when(fill.timestamp)
             session.add(
                 Trade(
                     fill_id=fill.fill_id,
@@ -80,7 +115,7 @@ class Ledger:
                     liquidity=fill.liquidity,
                     status=fill.status,
                     realized_pnl=realized,
-                    traded_at=_when(fill.timestamp),
+                    traded_at=traded_at,
                 )
             )
             row = session.get(Order, order.id)
@@ -90,9 +125,15 @@ class Ledger:
             row.fees_paid = row.fees_paid + fill.fee
             avg = row.avg_fill_price or ZERO
             row.avg_fill_price = (avg * previous + fill.price * fill.size) / row.size_matched
-            return True
+        # Committed: now the in-memory view may move.
+        self._positions[(order.strategy, fill.token_id)] = position
+        self._realized += realized
+        self._fees += fill.fee
+        if traded_at >= self._day:
+            self._day_realized += realized
+        return True
 
-    def _apply(self, session: Session, fill: Fill, strategy: str) -> Decimal:
+    def _apply(self, session: Session, fill: Fill, strategy: str) -> tuple[Position, Decimal]:
         position = session.scalar(
             select(Position).where(
                 Position.account == self.account,
@@ -127,45 +168,49 @@ class Ledger:
                 position.avg_price = ZERO
         position.realized_pnl = position.realized_pnl + realized
         position.fees_paid = position.fees_paid + fill.fee
-        return realized
+        return position, realized
 
     def positions(self) -> list[Position]:
         """Return every non-empty position of the account."""
-        with self.sessions() as session:
-            rows = session.scalars(
-                select(Position).where(Position.account == self.account, Position.size != ZERO)
-            )
-            return [p for p in rows if p.size != 0]
+        return [p for p in self._positions.values() if p.size != 0]
 
     def pnl(self, mark: Mark, now: datetime | None = None) -> PnL:
-        """Return realized, unrealized and today's (UTC) PnL, marking holdings with ``mark``."""
-        today = (now or datetime.now(UTC)).replace(hour=0, minute=0, second=0, microsecond=0)
-        with self.sessions() as session:
-            realized = _sum(
-                session.scalars(
-                    select(Position.realized_pnl).where(Position.account == self.account)
-                )
-            )
-            fees = _sum(
-                session.scalars(select(Position.fees_paid).where(Position.account == self.account))
-            )
-            daily_realized = _sum(
-                session.scalars(
-                    select(Trade.realized_pnl).where(
-                        Trade.account == self.account, Trade.traded_at >= today
-                    )
-                )
-            )
-        unrealized = ZERO
-        for position in self.positions():
-            price = mark(position.token_id)
-            if price is not None:
-                unrealized += (price - position.avg_price) * position.size
-        # Without a mark history, today's PnL counts all unrealized PnL of what is held now: the
-        # conservative choice for a loss limit (an old loss still weighs on today).
-        return PnL(realized, unrealized, daily_realized + unrealized, fees)
+        """Return realized, unrealized and today's (UTC) PnL, marking holdings with ``mark``.
 
-    def risk_view(self, balance: Decimal, mark: Mark, describe: Describe) -> Portfolio:
+        Today's PnL is what the account made since 00:00 UTC: the realized PnL of today's fills
+        plus how the unrealized PnL moved today — for a position held when the day began, since
+        its first mark of the day (at start, or when the day rolled over); for one opened today,
+        all of it. So a loss carried from yesterday does not count against today's limit again.
+        """
+        day = _utc_day(now or datetime.now(UTC))
+        if day != self._day:
+            self._day = day
+            with self.sessions() as session:
+                self._day_realized = self._realized_since(session, day)
+            self._held_at_open = {key for key, p in self._positions.items() if p.size != 0}
+            self._open_unrealized = {}
+        unrealized = moved = ZERO
+        for key, position in self._positions.items():
+            if position.size == 0:
+                value = ZERO  # closed: what it made is in the realized PnL now
+            else:
+                price = mark(position.token_id)
+                if price is None:
+                    continue  # unmarked: valued at cost until a mark arrives
+                value = (price - position.avg_price) * position.size
+                unrealized += value
+            if key not in self._held_at_open:
+                start = ZERO  # opened today: all of its PnL is today's
+            elif position.size != 0:
+                start = self._open_unrealized.setdefault(key, value)
+            else:
+                start = self._open_unrealized.get(key, ZERO)
+            moved += value - start
+        return PnL(self._realized, unrealized, self._day_realized + moved, self._fees)
+
+    def risk_view(
+        self, balance: Decimal, mark: Mark, describe: Describe, open_orders: Sequence[Order]
+    ) -> Portfolio:
         """Return the risk gate's ``Portfolio``: holdings by token, open orders, free balance.
 
         ``describe(market_id, token_id)`` gives a holding's neg-risk event id and outcome index.
@@ -185,31 +230,19 @@ class Ledger:
                 event_id=event_id,
                 outcome_index=index,
             )
-        open_orders, reserved, by_market = self._open_orders()
+        by_market: dict[str, Decimal] = {}
+        for order in open_orders:
+            if order.side == "BUY":
+                rest = order.price * (order.original_size - order.size_matched)
+                by_market[order.market_id] = by_market.get(order.market_id, ZERO) + rest
+        reserved = sum(by_market.values(), ZERO)
         return Portfolio(
             balance=balance - reserved,
-            open_orders=open_orders,
+            open_orders=len(open_orders),
             daily_pnl=self.pnl(mark).daily,
             positions=held,
             open_buy_notional=by_market,
         )
-
-    def _open_orders(self) -> tuple[int, Decimal, dict[str, Decimal]]:
-        with self.sessions() as session:
-            rows = list(
-                session.scalars(
-                    select(Order).where(
-                        Order.account == self.account,
-                        Order.status.in_([OrderStatus.PENDING_SUBMIT, OrderStatus.LIVE]),
-                    )
-                )
-            )
-        by_market: dict[str, Decimal] = {}
-        for order in rows:
-            if order.side == "BUY":
-                rest = order.price * (order.original_size - order.size_matched)
-                by_market[order.market_id] = by_market.get(order.market_id, ZERO) + rest
-        return len(rows), sum(by_market.values(), ZERO), by_market
 
     def trade_count(self) -> int:
         """Return how many fills are booked for the account."""
@@ -220,6 +253,10 @@ class Ledger:
                 )
                 or 0
             )
+
+
+def _utc_day(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 def _sum(values: object) -> Decimal:

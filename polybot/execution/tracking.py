@@ -19,7 +19,7 @@ import msgspec
 from polybot.bus.messages import Fill, Message, OrderUpdate
 from polybot.core.clock import wall_ms
 from polybot.execution import fates
-from polybot.execution.orders import OrderStore
+from polybot.execution.orders import OrderStore, SignalMove
 from polybot.execution.portfolio import Ledger
 from polybot.storage.models import Order, OrderStatus, SignalStatus
 
@@ -135,7 +135,7 @@ class Tracker:
         self.count("fills")
         notional = fill.price * fill.size
         self.balance += -notional - fill.fee if fill.side == "BUY" else notional - fill.fee
-        order = self.store.order(client_order_id=order.client_order_id) or order
+        order = self.store.reload(order.client_order_id) or order  # the fill moved its totals
         done = order.size_matched >= order.original_size
         if done:
             order = self.store.update_order(order.client_order_id, status=OrderStatus.MATCHED)
@@ -168,13 +168,15 @@ class Tracker:
         new = OrderStatus.MATCHED if status == "MATCHED" else OrderStatus.LIVE
         if new == OrderStatus.MATCHED and current.size_matched < current.original_size:
             new = OrderStatus.LIVE  # matched per the venue; stays open here until its fills arrive
-        current = self.store.update_order(order.client_order_id, status=new, submitted=True)
-        if current.signal_id:
-            self.store.advance_signal(
-                current.signal_id,
+        current = self.store.update_order(
+            order.client_order_id,
+            status=new,
+            submitted=True,
+            signal=SignalMove(
                 SignalStatus.SUBMITTED,
                 unless=(*_TERMINAL_SIGNAL, SignalStatus.SUBMITTED, SignalStatus.PARTIALLY_FILLED),
-            )
+            ),
+        )
         self.count("orders_placed")
         self._order_update(current, "LIVE" if new == OrderStatus.LIVE else "MATCHED")
         self.announce(fates.ORDER_PLACED, current, "placed", status=status)
@@ -184,14 +186,15 @@ class Tracker:
         current = self.store.order(client_order_id=order.client_order_id) or order
         if current.status in TERMINAL_ORDER:
             return
+        detail = reason
+        if current.size_matched > 0:
+            detail = f"{reason} (filled {current.size_matched} of {current.original_size})"
         current = self.store.update_order(
-            order.client_order_id, status=OrderStatus.CANCELED, reason=reason
+            order.client_order_id,
+            status=OrderStatus.CANCELED,
+            reason=reason,
+            signal=SignalMove(SignalStatus.CANCELED, detail),
         )
-        if current.signal_id:
-            detail = reason
-            if current.size_matched > 0:
-                detail = f"{reason} (filled {current.size_matched} of {current.original_size})"
-            self.store.advance_signal(current.signal_id, SignalStatus.CANCELED, detail)
         self.count("orders_canceled")
         self._order_update(current, "CANCELED", reason)
         self.announce(
@@ -209,10 +212,11 @@ class Tracker:
         if current.status in TERMINAL_ORDER:
             return
         current = self.store.update_order(
-            order.client_order_id, status=OrderStatus.FAILED, reason=reason
+            order.client_order_id,
+            status=OrderStatus.FAILED,
+            reason=reason,
+            signal=SignalMove(SignalStatus.FAILED, reason),
         )
-        if current.signal_id:
-            self.store.advance_signal(current.signal_id, SignalStatus.FAILED, reason)
         self.count("orders_failed")
         self._order_update(current, "INVALID", reason)
         self.announce(fates.ORDER_FAILED, current, "failed", rule=rule, detail=reason)

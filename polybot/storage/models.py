@@ -54,7 +54,7 @@ ZERO = text("'0'")
 class SignalStatus(StrEnum):
     """The fate of a signal, as journalled. Terminal states: REJECTED, FILLED, CANCELED, FAILED."""
 
-    RECEIVED = "RECEIVED"          # journalled on arrival, before any check
+    RECEIVED = "RECEIVED"          # not written by the executor any more (rows of older versions)
     ACCEPTED = "ACCEPTED"          # passed validation and risk
     REJECTED = "REJECTED"          # validation or risk said no; ``reason`` says why
     SUBMITTING = "SUBMITTING"      # order intent journalled; the venue call may or may not happen
@@ -142,10 +142,10 @@ class StrategyConfig(Base):
 class SignalJournalEntry(Base):
     """Every signal the executor received, with its raw frame and its fate.
 
-    The executor writes the row on arrival (RECEIVED) and journals the order intent
-    (``client_order_id``, status SUBMITTING) in the same transaction as the ``orders`` row,
-    *before* calling the venue; after a crash, SUBMITTING rows are exactly the orders whose fate
-    must be reconciled with the venue.
+    The executor writes the row when it decides: a refusal with its reason, or — for an accepted
+    signal — status SUBMITTING with its ``client_order_id``, in the same transaction as the
+    ``orders`` row and *before* calling the venue; after a crash, SUBMITTING rows are exactly the
+    orders whose fate must be reconciled with the venue.
     """
 
     __tablename__ = "signal_journal"

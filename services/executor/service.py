@@ -14,6 +14,7 @@ import logging
 import time
 
 from polybot.bus.aio import AsyncPuller, AsyncSubscriber
+from polybot.bus.background import BackgroundPublisher
 from polybot.bus.ipc import SocketOptions
 from polybot.bus.nng import Publisher
 from polybot.core.errors import BusTimeout, VenueError
@@ -33,8 +34,9 @@ async def main(runtime: ServiceRuntime) -> None:
     settings = runtime.settings
     options = SocketOptions.from_settings(settings.bus)
     events = Publisher(settings.bus.events_pub, options=options)
+    outbox = BackgroundPublisher(events, name="events-pub")  # the loop never waits on NNG
     parts = await build_executor(
-        settings, settings.data_dir, publish=events.publish, count=runtime.count
+        settings, settings.data_dir, publish=outbox.publish, count=runtime.count
     )
     executor = parts.executor
     puller = AsyncPuller(
@@ -45,7 +47,7 @@ async def main(runtime: ServiceRuntime) -> None:
     )
     try:
         await executor.start()
-        events.publish(executor.balance_event())
+        outbox.publish(executor.balance_event())
         runtime.ready(
             f"{settings.executor_mode} on {executor.venue.name} ({executor.venue.account})"
         )
@@ -59,6 +61,7 @@ async def main(runtime: ServiceRuntime) -> None:
     finally:
         puller.close()
         prices.close()
+        outbox.close()
         events.close()
         await parts.aclose()
 

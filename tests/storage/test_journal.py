@@ -1,10 +1,11 @@
-"""Signal journal, order intents, dead letters and audit rows in a real, migrated SQLite file."""
+"""Dead letters, audit rows, foreign keys and write locking in a real, migrated SQLite file.
+
+(The signal journal and order intents are tested with their owner: tests/execution/test_order_store.py.)
+"""
 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import threading
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -14,25 +15,14 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from polybot.bus import codec
-from polybot.bus.messages import Signal
-from polybot.core.money import to_decimal
 from polybot.storage.journal import (
-    journal_order_intent,
-    journal_signal,
-    pending_order_intents,
     record_audit,
     record_dead_letter,
-    set_signal_status,
 )
 from polybot.storage.migrate import init_db
 from polybot.storage.models import (
     AuditLogEntry,
     DeadLetter,
-    Order,
-    OrderStatus,
-    SignalJournalEntry,
-    SignalStatus,
     Trade,
 )
 from polybot.storage.sqlite import make_engine, make_session_factory
@@ -52,105 +42,12 @@ def sessions(db_path: Path):
     engine.dispose()
 
 
-def make_signal(signal_id: str = "sig-1") -> Signal:
-    return Signal(strategy="fade", market_id="0xabc", action="BUY_YES", token_id="111",
-                  price=0.45, size=100.0, reason="spike", signal_id=signal_id)
-
-
-def journal(session, signal: Signal, **extra):
-    return journal_signal(
-        session, signal_id=signal.signal_id, strategy=signal.strategy,
-        market_id=signal.market_id, token_id=signal.token_id, action=signal.action,
-        price=to_decimal(signal.price), size=to_decimal(signal.size),
-        payload=codec.encode(signal), **extra,
-    )
-
-
-def test_signal_is_journalled_with_raw_frame_and_is_idempotent(sessions) -> None:
-    signal = make_signal()
-    with sessions.begin() as session:
-        entry, is_new = journal(session, signal)
-        assert is_new
-    with sessions.begin() as session:
-        again, is_new_again = journal(session, signal)
-
-    assert not is_new_again
-    assert again.id == entry.id
-    with sessions() as session:
-        stored = session.scalars(select(SignalJournalEntry)).one()
-    assert codec.decode(stored.payload) == signal
-    assert (stored.price, stored.size) == (Decimal("0.45"), Decimal("100"))
-    assert stored.status == SignalStatus.RECEIVED
-    assert stored.received_at.tzinfo is not None
-
-
-def test_rejected_signal_keeps_its_reason(sessions) -> None:
-    with sessions.begin() as session:
-        journal(session, make_signal())
-        set_signal_status(session, "sig-1", SignalStatus.REJECTED, "max_order_notional 45 > 40")
-    with sessions() as session:
-        stored = session.scalars(select(SignalJournalEntry)).one()
-    assert (stored.status, stored.reason) == ("REJECTED", "max_order_notional 45 > 40")
-    with sessions.begin() as session, pytest.raises(KeyError, match="nope"):
-        set_signal_status(session, "nope", SignalStatus.FAILED)
-
-
-def test_order_intent_links_signal_and_duplicate_client_order_id_is_refused(sessions) -> None:
-    with sessions.begin() as session:
-        journal(session, make_signal())
-        order = journal_order_intent(
-            session, client_order_id="coid-1", signal_id="sig-1", market_id="0xabc",
-            token_id="111", side="BUY", price=Decimal("0.45"), size=Decimal("100"),
-            strategy="fade",
-        )
-    with sessions() as session:
-        entry = session.scalars(select(SignalJournalEntry)).one()
-        stored = session.get(Order, order.id)
-        assert stored is not None
-    assert (entry.status, entry.client_order_id) == (SignalStatus.SUBMITTING, "coid-1")
-    assert stored.status == OrderStatus.PENDING_SUBMIT
-    assert stored.size_matched == Decimal(0)  # the server default, read back as exact Decimal
-
-    with pytest.raises(IntegrityError), sessions.begin() as session:
-        journal_order_intent(
-            session, client_order_id="coid-1", market_id="0xabc", token_id="111", side="BUY",
-            price=Decimal("0.45"), size=Decimal("1"),
-        )
-
-
 def test_foreign_keys_are_enforced(sessions) -> None:
     with pytest.raises(IntegrityError, match="FOREIGN KEY"), sessions.begin() as session:
         session.add(Trade(fill_id="f1", order_id=999, market_id="0xabc", token_id="111",
                           side="BUY", price=Decimal("0.5"), size=Decimal("1"),
                           liquidity="TAKER", status="MATCHED",
                           traded_at=datetime(2026, 1, 1, tzinfo=UTC)))
-
-
-CRASHING_EXECUTOR = """
-import os, sys
-from decimal import Decimal
-from polybot.storage.journal import journal_order_intent
-from polybot.storage.sqlite import make_engine, make_session_factory
-sessions = make_session_factory(make_engine(sys.argv[1]))
-with sessions.begin() as session:
-    journal_order_intent(session, client_order_id="coid-crash", market_id="0xabc",
-                         token_id="111", side="SELL", price=Decimal("0.61"), size=Decimal("5"))
-os._exit(9)  # dies between the journal commit and the venue call
-"""
-
-
-def test_order_intent_survives_a_crash_before_submit(db_path: Path, sessions) -> None:
-    result = subprocess.run(
-        [sys.executable, "-c", CRASHING_EXECUTOR, str(db_path)], capture_output=True, timeout=60,
-        check=False,
-    )
-    assert result.returncode == 9, result.stderr.decode()
-
-    with sessions() as session:
-        pending = pending_order_intents(session)
-    assert [(o.client_order_id, o.side, o.price) for o in pending] == [
-        ("coid-crash", "SELL", Decimal("0.61"))
-    ]
 
 
 def test_dead_letter_and_audit_rows(sessions) -> None:
