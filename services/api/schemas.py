@@ -166,14 +166,28 @@ class PlaceOrderRequest(RequestModel):
     )
 
 
+PlacementOutcome = Literal["accepted", "rejected", "shadowed"]
+
+
 class OrderPlacement(PublicModel):
-    """What the executor said about a placed order (its first fate event for the signal)."""
+    """What the executor said about a placed order (its first fate event for the signal).
+
+    ``outcome`` is ``accepted`` (the order goes to the venue), ``rejected`` (refused; ``reason``
+    says by which rule) or ``shadowed`` (the strategy is in shadow mode: the signal was checked
+    and recorded, but **nothing was sent to the venue**).
+    """
 
     signal_id: str
-    accepted: bool
+    outcome: PlacementOutcome = Field(
+        description="accepted (sent to the venue), rejected, or shadowed (checked, not sent)"
+    )
+    accepted: bool = Field(description="true only when the order is sent to the venue")
     fate: str = Field(description="the executor's event_type, e.g. signal_accepted")
-    reason: str
-    data: dict[str, Any]
+    reason: str = Field(
+        description="why it was rejected or shadowed (rule: detail); empty when accepted, "
+        "unless the signal_id was a repeat"
+    )
+    data: dict[str, Any] = Field(description="the executor's event data, as published")
     timestamp_ms: int
 
 

@@ -1,9 +1,10 @@
 """Real components for the API tests: a uvicorn server, settings on private ipc sockets, seeded
 SQLite, the real state service as a subprocess, and a bus peer standing in for the executor.
 
-The executor service is written separately; until it can run in these tests, ``ExecutorPeer``
-listens on ``signals.push`` and publishes fates on ``events.pub`` following the documented
-contract (docs/bus.md, polybot/statecmd/executor_link.py) over real NNG sockets.
+The whole stack, real executor included, runs in test_stack_contract.py (polybot.testing.stack).
+The fast tests here use ``ExecutorPeer`` only where a real executor cannot be made to misbehave
+on demand (one that takes a signal and never answers); it follows the documented contract
+(docs/bus.md, polybot/execution/fates.py) over real NNG sockets.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import httpx
 import uvicorn
 from fastapi import FastAPI
 
+from polybot.bus import codec
 from polybot.bus.endpoints import new_request_id
 from polybot.bus.messages import Command, Event, Signal
 from polybot.bus.nng import Publisher, Puller
@@ -249,9 +251,13 @@ class ServiceProcess:
 class ExecutorPeer:
     """Stand-in for the executor's bus face: PULL on signals.push, fates on events.pub.
 
-    Signals priced above ``reject_above`` are rejected with a risk reason; others accepted.
-    ``cancel`` commands for known order ids are applied, others fail. ``silent`` drops everything
-    (an executor that took the frame but never answers).
+    Only for what a real executor cannot be made to do on demand: ``silent`` drops everything (an
+    executor that took the frame but never answers). Everything else about placing and cancelling
+    orders runs against the real executor in test_stack_contract.py. The answers follow the real
+    contract (polybot/execution/fates.py): ``data`` carries the signal's fields plus ``fate``;
+    signals priced above ``reject_above`` are rejected with a ``rule`` and ``detail``, those of a
+    strategy named ``shadow…`` are shadowed, others accepted; ``cancel_order`` of ``coid-0``
+    applies, any other command fails.
     """
 
     def __init__(self, settings: Settings, *, reject_above: float = 0.9) -> None:
@@ -288,24 +294,35 @@ class ExecutorPeer:
 
     def _answer(self, message: Signal | Command) -> Event:
         if isinstance(message, Command):
-            known = message.args.get("client_order_id") == "coid-0"
+            known = (
+                message.command == "cancel_order"
+                and message.args.get("client_order_id") == "coid-0"
+            )
             data: dict[str, Any] = {"request_id": message.request_id, "command": message.command}
             if known:
-                data["result"] = {"cancelled": [message.args["client_order_id"]]}
+                data["result"] = {"canceled": 1}
+            elif message.command != "cancel_order":
+                data["error"] = f"unknown executor command {message.command!r}"
             else:
-                data["error"] = "unknown order"
+                data["error"] = "no such order"
             kind = "command_applied" if known else "command_failed"
             return Event(source="executor", event_type=kind, data=data, timestamp=wall_ms())
-        rejected = message.price > self.reject_above
+        signal = codec.to_dict(message)
+        signal.pop("type", None)
+        signal.pop("seq", None)
+        if message.strategy.startswith("shadow"):
+            kind, fate = "signal_shadowed", {"fate": "shadow", "would_be": "accepted"}
+        elif message.price > self.reject_above:
+            kind = "signal_rejected"
+            fate = {
+                "fate": "rejected",
+                "rule": "max_order_notional",
+                "detail": "order notional above the limit",
+            }
+        else:
+            kind, fate = "signal_accepted", {"fate": "accepted", "mode": "live"}
         return Event(
-            source="executor",
-            event_type="signal_rejected" if rejected else "signal_accepted",
-            data={
-                "signal_id": message.signal_id,
-                "reason": "max_order_notional: too big" if rejected else "",
-                "strategy": message.strategy,
-            },
-            timestamp=wall_ms(),
+            source="executor", event_type=kind, data={**signal, **fate}, timestamp=wall_ms()
         )
 
 

@@ -1,7 +1,8 @@
 """REST contract: state-changing routes, against the real state service and real NNG sockets.
 
 The state service runs as its own process (``python -m services.state``); the executor's bus face
-is ``ExecutorPeer`` (see api_harness) until the executor service can run here.
+is ``ExecutorPeer`` (see api_harness). The same routes against the whole real stack, executor
+included, are in test_stack_contract.py.
 """
 
 from __future__ import annotations
@@ -210,7 +211,10 @@ def test_place_order_without_executor_is_503(api: Api) -> None:
     assert response.json() == {"detail": "the executor is not running (signals.push has no peer)"}
 
 
-def test_place_order_returns_the_executors_fate(api: Api) -> None:
+def test_place_order_maps_each_executor_fate_and_times_out_on_silence(api: Api) -> None:
+    # The real executor's fates (placing, resting, filling, cancelling, shadowing) are covered
+    # against the whole stack in test_stack_contract.py; this peer adds what a real executor
+    # cannot be made to do on demand: take a signal and never answer (504).
     with ExecutorPeer(api.settings) as executor:
         api.server.wait_until(
             lambda: (
@@ -221,20 +225,27 @@ def test_place_order_returns_the_executors_fate(api: Api) -> None:
         )
         accepted = api.client.post("/orders", json={**ORDER, "signal_id": "s-1"}, headers=api.auth)
         rejected = api.client.post("/orders", json={**ORDER, "price": 0.95}, headers=api.auth)
+        shadowed = api.client.post(
+            "/orders", json={**ORDER, "strategy": "shadow-1"}, headers=api.auth
+        )
         cancelled = api.client.delete("/orders/coid-0", headers=api.auth)
         final = api.client.delete("/orders/coid-1", headers=api.auth)
         executor.silent = True
         unanswered = api.client.post("/orders", json=ORDER, headers=api.auth)
 
     assert accepted.status_code == 200, accepted.text
+    assert accepted.json()["outcome"] == "accepted"
     assert accepted.json()["accepted"] is True
     assert accepted.json()["signal_id"] == "s-1"
     assert accepted.json()["fate"] == "signal_accepted"
-    assert rejected.json()["accepted"] is False
-    assert rejected.json()["reason"].startswith("max_order_notional")
+    assert accepted.json()["reason"] == ""
+    assert (rejected.json()["outcome"], rejected.json()["accepted"]) == ("rejected", False)
+    assert rejected.json()["reason"] == "max_order_notional: order notional above the limit"
+    assert (shadowed.json()["outcome"], shadowed.json()["accepted"]) == ("shadowed", False)
+    assert "not sent to the venue" in shadowed.json()["reason"]
     sent = executor.received[0]
     assert (sent.strategy, sent.price, sent.size) == ("manual", 0.45, 10.0)  # type: ignore[union-attr]
-    assert cancelled.status_code == 200
+    assert cancelled.status_code == 200, cancelled.text
     assert cancelled.json()["applied"] is True
     assert final.status_code == 409
     assert unanswered.status_code == 504

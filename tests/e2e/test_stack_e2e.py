@@ -6,12 +6,7 @@ process and no socket behind. Once in paper mode and once in live mode (orders o
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import socket
-import tempfile
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -21,94 +16,34 @@ import pytest
 from polybot.bus.endpoints import Requester
 from polybot.bus.messages import BookSnapshot
 from polybot.bus.nng import Subscriber
-from polybot.config import load_settings
 from polybot.core.errors import BusTimeout
-from polybot.stack import control
-from polybot.stack.plan import default_plan, run_dir
-from polybot.stack.state import pid_alive, read_state
 from polybot.storage.duck_read import DuckQueryClient
 from polybot.storage.models import StrategyConfig
 from polybot.storage.sqlite import make_engine, make_session_factory
+from polybot.testing.stack import IsolatedStack, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 STRATEGIES = REPO / "tests" / "services"  # test_runner_strategies:Taker
-BUS = (
-    "prices_pub",
-    "events_pub",
-    "api_pub",
-    "state_req",
-    "signals_push",
-    "analytics_req",
-    "strategy_logs_req",
-    "runner_pub",
-    "snapshots_req",
-)
 EXPECTED = {"venue", "state", "executor", "scanner", "analytics", "runner"}
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def wait_for(condition: Callable[[], Any], timeout_s: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout_s:.0f}s waiting for {what}")
-
-
 @pytest.fixture(params=["paper", "live"])
-def stack(
-    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[dict[str, Any]]:
-    mode: str = request.param
-    root = Path(tempfile.mkdtemp(prefix="pbe2e-"))
-    data_dir, ipc_dir = root / "data", root / "ipc"
-    venue_port, api_port = free_port(), free_port()
-    env = {
-        "POLYBOT_DATA_DIR": str(data_dir),
-        "POLYBOT_EXECUTOR_MODE": mode,
-        "POLYBOT_VENUE__LOCAL_PORT": str(venue_port),
-        "POLYBOT_VENUE__LOCAL_MARKETS": "20",
-        "POLYBOT_API__PORT": str(api_port),
-        "PYTHONPATH": os.pathsep.join([str(STRATEGIES), str(REPO)]),
-        **{f"POLYBOT_BUS__{name.upper()}": f"ipc://{ipc_dir}/{name}" for name in BUS},
-    }
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)  # the supervisor and every service inherit these
-    settings = load_settings()
-    plan = default_plan(settings)
-    lines: list[str] = []
-    info = {
-        "mode": mode,
-        "data_dir": data_dir,
-        "ipc_dir": ipc_dir,
-        "settings": settings,
-        "venue_port": venue_port,
-        "plan": plan,
-        "lines": lines,
-    }
+def stack(request: pytest.FixtureRequest) -> Iterator[IsolatedStack]:
+    """``polybot up`` of a private stack (its own data dir, ipc sockets and ports)."""
+    running = IsolatedStack(
+        prefix="pbe2e-",
+        executor_mode=request.param,
+        markets=20,
+        pythonpath=[STRATEGIES, REPO],
+    )
+    running.start()
     try:
-        yield info
+        yield running
     finally:
-        state = read_state(run_dir(data_dir))
-        pids = [s.pid for s in state.services] if state else []
-        control.down(data_dir, echo=lines.append)
-        info["leftover_pids"] = [pid for pid in pids if pid and pid_alive(pid)]
-        info["leftover_sockets"] = (
-            sorted(p.name for p in ipc_dir.glob("*")) if ipc_dir.exists() else []
-        )
-        leftovers = (info["leftover_pids"], info["leftover_sockets"])
-        shutil.rmtree(root, ignore_errors=True)
-        assert leftovers == ([], []), f"left behind after polybot down: {leftovers}"
+        leftovers = running.stop()
+    assert not leftovers, f"left behind after polybot down: {leftovers}"
 
 
 def pick_token(settings: Any) -> tuple[str, str, float]:
@@ -125,7 +60,7 @@ def pick_token(settings: Any) -> tuple[str, str, float]:
                 return book.market_id, book.token_id, book.asks[0].price
             return None
 
-        picked: tuple[str, str, float] = wait_for(seen, 60, "a book with asks on prices.pub")
+        picked: tuple[str, str, float] = wait_until(seen, 90, "a book with asks on prices.pub")
         return picked
 
 
@@ -161,12 +96,9 @@ def journal(settings: Any) -> list[tuple[str, str, str]]:
     return [(str(a), str(b), str(c)) for a, b, c in rows]
 
 
-def test_a_strategy_trades_through_the_whole_stack(stack: dict[str, Any]) -> None:
-    settings = stack["settings"]
-    assert {s.name for s in stack["plan"].services} >= EXPECTED, "a service is missing"
-    assert control.up(stack["plan"], timeout_s=300, echo=stack["lines"].append) == 0, "\n".join(
-        stack["lines"]
-    )
+def test_a_strategy_trades_through_the_whole_stack(stack: IsolatedStack) -> None:
+    settings = stack.settings
+    assert {s.name for s in stack.plan.services} >= EXPECTED, "a service is missing"
     market_id, token_id, _ = pick_token(settings)
     enable_taker(settings, token_id)
 
@@ -186,7 +118,7 @@ def test_a_strategy_trades_through_the_whole_stack(stack: dict[str, Any]) -> Non
             return next((o for o in orders if Decimal(o["size_matched"]) > 0), None)
 
         try:
-            order = wait_for(filled_order, 90, "the e2e order to fill")
+            order = wait_until(filled_order, 90, "the e2e order to fill")
         except AssertionError as exc:
             runner_log = (settings.data_dir / "logs" / "runner.log").read_text().splitlines()
             raise AssertionError(
@@ -195,11 +127,11 @@ def test_a_strategy_trades_through_the_whole_stack(stack: dict[str, Any]) -> Non
             ) from None
         assert order["token_id"] == token_id
         assert order["market_id"] == market_id
-        if stack["mode"] == "live":
+        if stack.executor_mode == "live":
             assert order["venue_order_id"], "a live order carries the venue's order id"
-        [trade] = wait_for(lambda: ask("trades", {"strategy": "e2e"}), 30, "the fill row")
+        [trade] = wait_until(lambda: ask("trades", {"strategy": "e2e"}), 60, "the fill row")
         assert Decimal(trade["size"]) == Decimal(order["size_matched"])
-        [position] = wait_for(lambda: ask("positions", {"strategy": "e2e"}), 30, "the position")
+        [position] = wait_until(lambda: ask("positions", {"strategy": "e2e"}), 60, "the position")
         assert Decimal(position["size"]) == Decimal(trade["size"])
         pnl = ask("pnl")["by_strategy"]["e2e"]
         assert Decimal(pnl["exposure"]) > 0
@@ -216,14 +148,14 @@ def test_a_strategy_trades_through_the_whole_stack(stack: dict[str, Any]) -> Non
             ).to_pylist()[0]["n"]
             return bool(prices and stats)
 
-        wait_for(analytics_rows, 60, "price_history and e2e strategy_stats rows in DuckDB")
+        wait_until(analytics_rows, 90, "price_history and e2e strategy_stats rows in DuckDB")
 
     with DuckQueryClient(settings.bus.strategy_logs_req) as logs:
-        decisions = wait_for(
+        decisions = wait_until(
             lambda: logs.query(
                 "SELECT message FROM strategy_logs WHERE strategy = 'e2e' AND message = 'fill'"
             ).to_pylist(),
-            30,
+            60,
             "the fill decision in strategy_logs",
         )
         assert decisions
@@ -240,12 +172,9 @@ SEED_STRATEGIES = {
 
 @pytest.mark.parametrize("stack", ["live"], indirect=True)
 def test_the_five_seed_strategies_run_in_the_runner_against_the_local_venue(
-    stack: dict[str, Any],
+    stack: IsolatedStack,
 ) -> None:
-    settings = stack["settings"]
-    assert control.up(stack["plan"], timeout_s=300, echo=stack["lines"].append) == 0, "\n".join(
-        stack["lines"]
-    )
+    settings = stack.settings
     engine = make_engine(settings.sqlite_path)
     with make_session_factory(engine)() as session, session.begin():
         for name, cls in SEED_STRATEGIES.items():
@@ -281,5 +210,5 @@ def test_the_five_seed_strategies_run_in_the_runner_against_the_local_venue(
         # The spread farm quotes both sides of its markets as soon as it has books.
         return strategies if any(s["signals"] > 0 for s in strategies.values()) else None
 
-    strategies = wait_for(all_running_and_trading, 180, "the seed strategies to run and trade")
+    strategies = wait_until(all_running_and_trading, 180, "the seed strategies to run and trade")
     assert {strategies[name]["mode"] for name in SEED_STRATEGIES} == {"live"}

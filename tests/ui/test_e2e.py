@@ -18,11 +18,8 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
-import tempfile
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from decimal import ROUND_UP, Decimal
 from pathlib import Path
 from typing import Any
@@ -32,11 +29,9 @@ import pytest
 
 from polybot.bus.messages import BookSnapshot
 from polybot.bus.nng import Subscriber
-from polybot.config import load_settings
 from polybot.core.errors import BusTimeout
-from polybot.stack import control
-from polybot.stack.plan import default_plan, run_dir
-from polybot.stack.state import pid_alive, read_state
+from polybot.stack.state import pid_alive
+from polybot.testing.stack import IsolatedStack, wait_until
 
 playwright_api = pytest.importorskip(
     "playwright.sync_api", reason="pip install playwright (drives /usr/bin/chromium)"
@@ -54,40 +49,12 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-BUS = (
-    "prices_pub",
-    "events_pub",
-    "api_pub",
-    "state_req",
-    "signals_push",
-    "analytics_req",
-    "strategy_logs_req",
-    "runner_pub",
-    "snapshots_req",
-)
 UI_WAIT_MS = 60_000  # generous: two shared cores run the whole stack plus chromium
 # Assertions wait as long as page actions do: live data crosses venue → scanner → API →
 # WebSocket → page, which takes seconds on a loaded 2-core machine (5 s is Playwright's default).
 playwright_api.expect.set_options(timeout=UI_WAIT_MS)
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def wait_for(condition: Callable[[], Any], timeout_s: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        time.sleep(0.25)
-    raise AssertionError(f"timed out after {timeout_s:.0f}s waiting for {what}")
 
 
 def ensure_frontend_build() -> None:
@@ -107,51 +74,24 @@ def ensure_frontend_build() -> None:
 
 
 @pytest.fixture(scope="module")
-def stack() -> Iterator[dict[str, Any]]:
+def stack() -> Iterator[IsolatedStack]:
     """Start the whole default stack (executor in live mode against the local venue)."""
     if not CHROMIUM.is_file():
         pytest.fail(f"{CHROMIUM} not found: apt-get install -y chromium")
     ensure_frontend_build()
-    root = Path(tempfile.mkdtemp(prefix="pbui-", dir="/tmp"))  # ipc paths must stay short
-    data_dir, ipc_dir = root / "data", root / "ipc"
-    api_port = free_port()
-    env = {
-        "POLYBOT_DATA_DIR": str(data_dir),
-        "POLYBOT_EXECUTOR_MODE": "live",
-        "POLYBOT_VENUE__LOCAL_PORT": str(free_port()),
-        "POLYBOT_VENUE__LOCAL_MARKETS": "20",
-        "POLYBOT_API__PORT": str(api_port),
-        **{f"POLYBOT_BUS__{name.upper()}": f"ipc://{ipc_dir}/{name}" for name in BUS},
-    }
-    saved = {key: os.environ.get(key) for key in env}
-    os.environ.update(env)  # the supervisor and every service inherit these
-    lines: list[str] = []
+    running = IsolatedStack(prefix="pbui-", executor_mode="live", markets=20)
     try:
-        settings = load_settings()
-        plan = default_plan(settings)
-        assert "api" in {s.name for s in plan.services}, "the plan has no api service"
-        ok = control.up(plan, timeout_s=300, echo=lines.append)
-        assert ok == 0, "\n".join(lines)
-        token = (data_dir / "api_token").read_text().strip()
-        yield {
-            "settings": settings,
-            "data_dir": data_dir,
-            "url": f"http://127.0.0.1:{api_port}",
-            "token": token,
-            "lines": lines,
-        }
+        running.apply_env()
+        assert "api" in {s.name for s in running.plan.services}, "the plan has no api service"
+        running.start()
+        yield running
     finally:
-        control.down(data_dir, echo=lines.append)
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        shutil.rmtree(root, ignore_errors=True)
+        leftovers = running.stop()
+    assert not leftovers, f"left behind after polybot down: {leftovers}"
 
 
 @pytest.fixture(scope="module")
-def page(stack: dict[str, Any]) -> Iterator[Any]:
+def page(stack: IsolatedStack) -> Iterator[Any]:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with playwright_api.sync_playwright() as pw:
         browser = pw.chromium.launch(
@@ -189,27 +129,21 @@ def pick_book(settings: Any) -> tuple[str, str, float]:
                 return book.market_id, book.token_id, book.asks[0].price
             return None
 
-        picked: tuple[str, str, float] = wait_for(seen, 90, "a book with asks on prices.pub")
+        picked: tuple[str, str, float] = wait_until(seen, 90, "a book with asks on prices.pub")
         return picked
 
 
-def api_pid(data_dir: Path) -> int:
-    state = read_state(run_dir(data_dir))
-    assert state is not None
-    return next(s.pid for s in state.services if s.name == "api")
-
-
 @pytest.fixture
-def http(stack: dict[str, Any]) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=stack["url"], timeout=30) as client:
+def http(stack: IsolatedStack) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=stack.api_url, timeout=30) as client:
         yield client
 
 
 def test_trade_from_the_browser_on_a_live_stack(
-    stack: dict[str, Any], page: Any, http: httpx.Client
+    stack: IsolatedStack, page: Any, http: httpx.Client
 ) -> None:
     expect = playwright_api.expect
-    base = stack["url"]
+    base = stack.api_url
 
     # --- log in: a wrong token is refused, the right one opens the live connection
     page.goto(f"{base}/ui/")
@@ -218,14 +152,14 @@ def test_trade_from_the_browser_on_a_live_stack(
     page.get_by_test_id("login-submit").click()
     expect(page.get_by_test_id("login-error")).to_contain_text("refused")
     shot(page, "01-login")
-    page.get_by_test_id("login-token").fill(stack["token"])
+    page.get_by_test_id("login-token").fill(stack.token())
     page.get_by_test_id("login-submit").click()
     badge = page.get_by_test_id("connection-state")
     expect(badge).to_have_attribute("data-state", "open")
     expect(page.get_by_test_id("service-health")).to_contain_text("executor")
 
     # --- live prices: the book and the chart of a market the scanner is publishing
-    market_id, token_id, ask = pick_book(stack["settings"])
+    market_id, token_id, ask = pick_book(stack.settings)
     market = http.get(f"/markets/{market_id}").raise_for_status().json()
     outcome = "yes" if token_id == market["yes_token_id"] else "no"
     page.goto(f"{base}/ui/markets/{market_id}")
@@ -238,6 +172,8 @@ def test_trade_from_the_browser_on_a_live_stack(
     expect(chart.locator("path")).to_have_attribute(
         "d", re.compile(r"^M[\d.]+,[\d.]+( L[\d.]+,[\d.]+)*$")
     )
+    # Live messages reach the page over the WebSocket (the chart may have filled from REST).
+    expect(badge).to_contain_text(re.compile(r"· [1-9]\d* msgs"))
     received = int(badge.inner_text().split("·")[1].split()[0])
     assert received > 0, "no live messages reached the page"
     shot(page, "02-markets")
@@ -277,10 +213,12 @@ def test_trade_from_the_browser_on_a_live_stack(
     shot(page, "05-positions")
 
     # --- the API restarts (supervisor respawns it): the page shows the outage and reconnects
-    old_pid = api_pid(stack["data_dir"])
+    old_pid = stack.service_pid("api")
     os.kill(old_pid, signal.SIGKILL)
     expect(badge).not_to_have_attribute("data-state", "open")
-    wait_for(lambda: api_pid(stack["data_dir"]) != old_pid, 120, "the supervisor to restart api")
+    wait_until(
+        lambda: stack.service_pid("api") not in (0, old_pid), 120, "the supervisor to restart api"
+    )
     expect(badge).to_have_attribute("data-state", "open", timeout=120_000)
 
     # --- kill switch: on from the risk page, then the ticket's orders are refused
@@ -302,4 +240,4 @@ def test_trade_from_the_browser_on_a_live_stack(
     expect(refusal).to_contain_text(re.compile(r"Refused|kill", re.IGNORECASE))
 
     assert page.page_errors == [], f"uncaught errors in the page: {page.page_errors}"
-    assert pid_alive(api_pid(stack["data_dir"]))
+    assert pid_alive(stack.service_pid("api"))

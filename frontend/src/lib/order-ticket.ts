@@ -70,16 +70,17 @@ export interface Verdict {
 }
 
 /**
- * How to tell the user what happened. A shadowed signal comes back with accepted=true but never
- * reaches the venue (the executor keeps strategies without a "live" mode in shadow), so it must
- * not read as a plain "Accepted".
+ * How to tell the user what happened, from the API's `outcome`: `accepted` (sent to the venue),
+ * `rejected` (the reason names the rule) or `shadowed` (the strategy is in shadow mode: the signal
+ * was checked but never reached the venue, so it must not read as "Accepted").
  */
-export function describeVerdict(v: Pick<OrderPlacement, 'accepted' | 'fate' | 'reason' | 'data'>): Verdict {
-  if (v.fate === 'signal_shadowed') {
+export function describeVerdict(v: Pick<OrderPlacement, 'outcome' | 'fate' | 'reason' | 'data'>): Verdict {
+  if (v.outcome === 'shadowed') {
     const strategy = typeof v.data['strategy'] === 'string' ? v.data['strategy'] : 'manual'
-    return { tone: 'warn', text: `Shadowed: not sent to the venue (strategy '${strategy}' is in shadow mode)` }
+    const wouldBe = typeof v.data['would_be'] === 'string' ? `; it would be ${v.data['would_be']}` : ''
+    return { tone: 'warn', text: `Shadowed: not sent to the venue (strategy '${strategy}' is in shadow mode${wouldBe})` }
   }
-  if (v.accepted) return { tone: 'ok', text: `Accepted: ${v.fate}` }
-  const detail = typeof v.data['detail'] === 'string' ? v.data['detail'] : v.reason
+  if (v.outcome === 'accepted') return { tone: 'ok', text: `Accepted: ${v.fate}` }
+  const detail = v.reason || (typeof v.data['detail'] === 'string' ? v.data['detail'] : '')
   return { tone: 'error', text: `Refused: ${v.fate}${detail ? ` — ${detail}` : ''}` }
 }

@@ -39,18 +39,27 @@ describe('checkTicket', () => {
 })
 
 describe('describeVerdict', () => {
-  const base = { accepted: true, fate: 'signal_accepted', reason: '', data: { strategy: 'manual' } }
+  const base = { outcome: 'accepted' as const, fate: 'signal_accepted', reason: '', data: { strategy: 'manual' } }
 
   it('does not call a shadowed signal accepted', () => {
-    expect(describeVerdict({ ...base, fate: 'signal_shadowed' })).toEqual({
+    const shadowed = { ...base, outcome: 'shadowed' as const, fate: 'signal_shadowed', data: { strategy: 'manual', would_be: 'accepted' } }
+    expect(describeVerdict(shadowed)).toEqual({
       tone: 'warn',
-      text: "Shadowed: not sent to the venue (strategy 'manual' is in shadow mode)",
+      text: "Shadowed: not sent to the venue (strategy 'manual' is in shadow mode; it would be accepted)",
     })
   })
 
-  it('shows the rule detail of a refusal', () => {
-    const v = describeVerdict({ ...base, accepted: false, fate: 'signal_rejected', data: { detail: 'kill switch is on' } })
-    expect(v).toEqual({ tone: 'error', text: 'Refused: signal_rejected — kill switch is on' })
+  it('goes by the outcome, not by the fate name (a repeated shadowed signal comes back as signal_rejected)', () => {
+    const repeat = { ...base, outcome: 'shadowed' as const, fate: 'signal_rejected', data: { strategy: 'arb' } }
+    expect(describeVerdict(repeat)).toEqual({
+      tone: 'warn',
+      text: "Shadowed: not sent to the venue (strategy 'arb' is in shadow mode)",
+    })
+  })
+
+  it("shows the API's reason for a refusal (the rule and its detail)", () => {
+    const v = describeVerdict({ ...base, outcome: 'rejected', fate: 'signal_rejected', reason: 'kill_switch: kill switch is on' })
+    expect(v).toEqual({ tone: 'error', text: 'Refused: signal_rejected — kill_switch: kill switch is on' })
     expect(describeVerdict(base)).toEqual({ tone: 'ok', text: 'Accepted: signal_accepted' })
   })
 })

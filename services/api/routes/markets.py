@@ -83,7 +83,7 @@ def _market(session: SessionDep, market_id: str) -> Market:
     return market
 
 
-@router.get("/{market_id}", response_model=MarketOut, responses=errors(404, 503))
+@router.get("/{market_id}", response_model=MarketOut, responses=errors(404, 422, 503))
 def get_market(ctx: CtxDep, session: SessionDep, market_id: str) -> MarketOut:
     """Return one market."""
     return market_out(_market(session, market_id), ctx.hub.marks)
@@ -99,7 +99,7 @@ def _token(market: Market, token_id: str | None) -> str:
     return token_id
 
 
-@router.get("/{market_id}/book", response_model=BookOut, responses=errors(400, 404, 503))
+@router.get("/{market_id}/book", response_model=BookOut, responses=errors(400, 404, 422, 503))
 def get_book(
     ctx: CtxDep,
     session: SessionDep,
@@ -130,7 +130,9 @@ def get_book(
     )
 
 
-@router.get("/{market_id}/prices", response_model=PriceHistory, responses=errors(400, 404, 503))
+@router.get(
+    "/{market_id}/prices", response_model=PriceHistory, responses=errors(400, 404, 422, 503)
+)
 async def get_price_history(
     ctx: CtxDep,
     session: SessionDep,

@@ -31,6 +31,7 @@ from services.api.schemas import (
     CommandResult,
     OrderOut,
     OrderPlacement,
+    PlacementOutcome,
     PlaceOrderRequest,
     errors,
 )
@@ -38,6 +39,12 @@ from services.api.schemas import (
 router = APIRouter(prefix="/orders", tags=["orders"])
 
 _REFUSALS = ("reject", "fail", "invalid", "error", "refus")
+# The executor's fate for a signal of a strategy in shadow mode (polybot/execution/fates.py);
+# spelled out here so the API does not import the executor's package.
+SIGNAL_SHADOWED = "signal_shadowed"
+_DUPLICATE = "duplicate"  # data["fate"] of the executor's answer to a resent signal_id
+# The executor's command to cancel one order (docs/operations-services.md, control contract).
+CANCEL_ORDER = "cancel_order"
 _FINAL = (OrderStatus.CANCELED, OrderStatus.MATCHED, OrderStatus.REJECTED, OrderStatus.FAILED)
 StatusFilter = Annotated[
     str,
@@ -65,7 +72,7 @@ def list_orders(
     return [OrderOut.model_validate(row) for row in queries.orders(session, args)]
 
 
-@router.get("/{client_order_id}", response_model=OrderOut, responses=errors(404, 503))
+@router.get("/{client_order_id}", response_model=OrderOut, responses=errors(404, 422, 503))
 def get_order(session: SessionDep, client_order_id: str) -> OrderOut:
     """Return one order by our client order id."""
     return OrderOut.model_validate(_order_row(_order(session, client_order_id)))
@@ -78,10 +85,12 @@ def get_order(session: SessionDep, client_order_id: str) -> OrderOut:
     responses=errors(401, 409, 422, 503, 504),
 )
 async def place_order(ctx: CtxDep, body: PlaceOrderRequest) -> OrderPlacement:
-    """Send an order to the executor and return its fate (accepted or rejected with a reason).
+    """Send an order to the executor and return its fate: accepted, rejected or shadowed.
 
-    ``accepted`` is false when the executor or its risk gate refused the order; ``reason`` says
-    why. A 504 means the executor took the signal but said nothing in time: look it up with
+    ``outcome`` says what happened: ``accepted`` (the order goes to the venue), ``rejected`` (the
+    executor or its risk gate refused it) or ``shadowed`` (the strategy is in shadow mode: nothing
+    was sent to the venue). ``accepted`` is true only for the first; ``reason`` says why for the
+    others. A 504 means the executor took the signal but said nothing in time: look it up with
     ``GET /orders?status=all`` before sending it again (re-use ``signal_id`` to stay idempotent).
     """
     signal = Signal(
@@ -107,22 +116,66 @@ def _placement(signal_id: str, fate: AnyMessage) -> OrderPlacement:
         refused = fate.status.upper() in ("REJECTED", "FAILED", "INVALID")
         return OrderPlacement(
             signal_id=signal_id,
+            outcome="rejected" if refused else "accepted",
             accepted=not refused,
             fate=f"order_{fate.status.lower()}",
-            reason=fate.reason,
+            reason=fate.reason if refused else "",
             data={"client_order_id": fate.client_order_id, "order_id": fate.order_id},
             timestamp_ms=fate.timestamp,
         )
     assert isinstance(fate, Event)
-    kind = fate.event_type.lower()
+    kind, data = fate.event_type.lower(), fate.data
+    outcome: PlacementOutcome
+    if _shadowed(kind, data):
+        outcome = "shadowed"
+    elif any(word in kind for word in _REFUSALS):
+        outcome = "rejected"
+    else:
+        outcome = "accepted"
     return OrderPlacement(
         signal_id=signal_id,
-        accepted=not any(word in kind for word in _REFUSALS),
+        outcome=outcome,
+        accepted=outcome == "accepted",
         fate=fate.event_type,
-        reason=str(fate.data.get("reason", "")),
-        data=fate.data,
+        reason=_reason(outcome, data),
+        data=data,
         timestamp_ms=fate.timestamp,
     )
+
+
+def _shadowed(kind: str, data: dict[str, Any]) -> bool:
+    if kind == SIGNAL_SHADOWED or data.get("shadow") is True:
+        return True
+    # A resent signal_id: the executor repeats the journalled fate, which for a shadowed signal
+    # is a rejection whose detail reads "shadow: would be …" (polybot/execution/executor.py).
+    return data.get("fate") == _DUPLICATE and str(data.get("detail", "")).startswith("shadow")
+
+
+def _reason(outcome: PlacementOutcome, data: dict[str, Any]) -> str:
+    """Return the executor's explanation (``data["reason"]`` is the signal's own reason)."""
+    rule, detail = str(data.get("rule") or ""), str(data.get("detail") or "")
+    explained = f"{rule}: {detail}" if rule and detail else rule or detail
+    if outcome == "shadowed":
+        text = (
+            f"strategy {data.get('strategy', '')!r} is in shadow mode: the signal was checked "
+            "and recorded but not sent to the venue"
+        )
+        if data.get("would_be"):
+            text += f"; it would be {data['would_be']}"
+            text += f" ({explained})" if explained else ""
+        elif explained:
+            text += f" ({explained})"
+    elif outcome == "rejected":
+        text = explained or str(data.get("error") or data.get("reason") or "refused")
+    else:
+        text = ""
+    if data.get("fate") == _DUPLICATE:
+        status = str(data.get("status") or "") if outcome != "shadowed" else ""
+        prefix = "repeats an earlier signal with this signal_id" + (
+            f" (journal status {status})" if status else ""
+        )
+        text = f"{prefix}: {text}" if text else prefix
+    return text
 
 
 @router.post(
@@ -146,7 +199,7 @@ async def cancel_all_orders(ctx: CtxDep, body: CancelAllRequest) -> CommandResul
     "/{client_order_id}",
     response_model=CancelOut,
     dependencies=[AuthDep],
-    responses=errors(400, 401, 404, 409, 503, 504),
+    responses=errors(400, 401, 404, 409, 422, 503, 504),
 )
 async def cancel_order(ctx: CtxDep, session: WriteSessionDep, client_order_id: str) -> CancelOut:
     """Cancel one live order: the executor cancels it at the venue and confirms on events.pub."""
@@ -154,14 +207,14 @@ async def cancel_order(ctx: CtxDep, session: WriteSessionDep, client_order_id: s
     if order.status in _FINAL:
         raise HTTPException(409, f"order {client_order_id!r} is already {order.status}")
     session.rollback()  # end the read: the wait below must not hold a SQLite snapshot
-    answer = await ctx.executor.command("cancel", {"client_order_id": client_order_id})
+    answer = await ctx.executor.command(CANCEL_ORDER, {"client_order_id": client_order_id})
     applied = answer.event_type != FAILED
     detail = answer.data.get("result") if applied else answer.data.get("error")
     with session.begin():
         record_audit(
             session,
             actor="api",
-            command="cancel",
+            command=CANCEL_ORDER,
             args={"client_order_id": client_order_id},
             result=str(detail)[:2000],
             is_ok=applied,

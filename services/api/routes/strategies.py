@@ -239,7 +239,14 @@ async def list_logs(
     ctx: CtxDep,
     name: StrategyName,
     run_id: Annotated[str | None, Query(max_length=100)] = None,
-    level: Annotated[str | None, Query(pattern=r"^(DEBUG|INFO|WARNING|ERROR|CRITICAL)$")] = None,
+    level: Annotated[
+        str | None,
+        Query(
+            pattern=r"^(DEBUG|INFO|WARNING|ERROR|CRITICAL|DECISION)$",
+            description="a logging level, or DECISION (orders, cancels and fates the runner "
+            "recorded)",
+        ),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=5000)] = 200,
 ) -> list[StrategyLogLine]:
     """Return the strategy's newest log lines (optionally of one run and level)."""

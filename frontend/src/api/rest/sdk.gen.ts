@@ -56,10 +56,12 @@ export const listOrders = <ThrowOnError extends boolean = false>(options?: Optio
 /**
  * Place Order
  *
- * Send an order to the executor and return its fate (accepted or rejected with a reason).
+ * Send an order to the executor and return its fate: accepted, rejected or shadowed.
  *
- * ``accepted`` is false when the executor or its risk gate refused the order; ``reason`` says
- * why. A 504 means the executor took the signal but said nothing in time: look it up with
+ * ``outcome`` says what happened: ``accepted`` (the order goes to the venue), ``rejected`` (the
+ * executor or its risk gate refused it) or ``shadowed`` (the strategy is in shadow mode: nothing
+ * was sent to the venue). ``accepted`` is true only for the first; ``reason`` says why for the
+ * others. A 504 means the executor took the signal but said nothing in time: look it up with
  * ``GET /orders?status=all`` before sending it again (re-use ``signal_id`` to stay idempotent).
  */
 export const placeOrder = <ThrowOnError extends boolean = false>(options: Options<PlaceOrderData, ThrowOnError>) => (options.client ?? client).post<PlaceOrderResponses, PlaceOrderErrors, ThrowOnError>({

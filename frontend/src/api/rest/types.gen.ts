@@ -250,16 +250,6 @@ export type ErrorBody = {
 };
 
 /**
- * HTTPValidationError
- */
-export type HttpValidationError = {
-    /**
-     * Detail
-     */
-    detail?: Array<ValidationError>;
-};
-
-/**
  * HealthOut
  *
  * Overall health: ``ok`` when every supervised service is healthy and every link is up.
@@ -532,6 +522,10 @@ export type OrderOut = {
  * OrderPlacement
  *
  * What the executor said about a placed order (its first fate event for the signal).
+ *
+ * ``outcome`` is ``accepted`` (the order goes to the venue), ``rejected`` (refused; ``reason``
+ * says by which rule) or ``shadowed`` (the strategy is in shadow mode: the signal was checked
+ * and recorded, but **nothing was sent to the venue**).
  */
 export type OrderPlacement = {
     /**
@@ -539,7 +533,15 @@ export type OrderPlacement = {
      */
     signal_id: string;
     /**
+     * Outcome
+     *
+     * accepted (sent to the venue), rejected, or shadowed (checked, not sent)
+     */
+    outcome: 'accepted' | 'rejected' | 'shadowed';
+    /**
      * Accepted
+     *
+     * true only when the order is sent to the venue
      */
     accepted: boolean;
     /**
@@ -550,10 +552,14 @@ export type OrderPlacement = {
     fate: string;
     /**
      * Reason
+     *
+     * why it was rejected or shadowed (rule: detail); empty when accepted, unless the signal_id was a repeat
      */
     reason: string;
     /**
      * Data
+     *
+     * the executor's event data, as published
      */
     data: {
         [key: string]: unknown;
@@ -1161,34 +1167,6 @@ export type TradeOut = {
 };
 
 /**
- * ValidationError
- */
-export type ValidationError = {
-    /**
-     * Location
-     */
-    loc: Array<string | number>;
-    /**
-     * Message
-     */
-    msg: string;
-    /**
-     * Error Type
-     */
-    type: string;
-    /**
-     * Input
-     */
-    input?: unknown;
-    /**
-     * Context
-     */
-    ctx?: {
-        [key: string]: unknown;
-    };
-};
-
-/**
  * WalletCreate
  *
  * A wallet to track (copy trading) or trade from.
@@ -1398,9 +1376,9 @@ export type GetMarketErrors = {
      */
     404: ErrorBody;
     /**
-     * Validation Error
+     * invalid input
      */
-    422: HttpValidationError;
+    422: ErrorBody;
     /**
      * a service this route needs is not running or did not answer in time
      */
@@ -1451,9 +1429,9 @@ export type GetBookErrors = {
      */
     404: ErrorBody;
     /**
-     * Validation Error
+     * invalid input
      */
-    422: HttpValidationError;
+    422: ErrorBody;
     /**
      * a service this route needs is not running or did not answer in time
      */
@@ -1508,9 +1486,9 @@ export type GetPriceHistoryErrors = {
      */
     404: ErrorBody;
     /**
-     * Validation Error
+     * invalid input
      */
-    422: HttpValidationError;
+    422: ErrorBody;
     /**
      * a service this route needs is not running or did not answer in time
      */
@@ -1649,9 +1627,9 @@ export type CancelOrderErrors = {
      */
     409: ErrorBody;
     /**
-     * Validation Error
+     * invalid input
      */
-    422: HttpValidationError;
+    422: ErrorBody;
     /**
      * a service this route needs is not running or did not answer in time
      */
@@ -1691,9 +1669,9 @@ export type GetOrderErrors = {
      */
     404: ErrorBody;
     /**
-     * Validation Error
+     * invalid input
      */
-    422: HttpValidationError;
+    422: ErrorBody;
     /**
      * a service this route needs is not running or did not answer in time
      */
@@ -2200,6 +2178,8 @@ export type ListLogsData = {
         run_id?: string | null;
         /**
          * Level
+         *
+         * a logging level, or DECISION (orders, cancels and fates the runner recorded)
          */
         level?: string | null;
         /**
