@@ -15,7 +15,9 @@ Two ways to consume:
   publisher drop — which the subscriber reports as a sequence gap. Reading resumes when the
   queue is half empty. So memory stays bounded and every loss is counted in ``stats``.
 * callback: ``AsyncSubscriber(url, callback=fn)`` calls ``fn(msg)`` on the loop for each message,
-  with no queue. An exception in ``fn`` is logged and counted, never fatal.
+  with no queue. An exception in ``fn`` is logged and counted, never fatal. ``on_drained`` (either
+  way) is called after each readable event that delivered messages: the end of a burst, where a
+  consumer that held its own output back while handling the burst can send it.
 
 Each readable event drains at most ``batch`` frames so a firehose cannot starve other tasks (a
 notebook stays responsive); the fd stays readable and the loop comes back for the rest.
@@ -49,14 +51,21 @@ from polybot.core.errors import BusError, BusTimeout
 log = logging.getLogger(__name__)
 
 MessageCallback = Callable[[AnyMessage], None]
+DrainedCallback = Callable[[], None]
 
 
 class AsyncReceiver:
     """Drives a sync ``Receiver`` (Subscriber or Puller) from an asyncio loop via ``recv_fd``."""
 
     def __init__(
-        self, receiver: Receiver, *, callback: MessageCallback | None = None,
-        maxsize: int = 16384, batch: int = 1024, loop: asyncio.AbstractEventLoop | None = None,
+        self,
+        receiver: Receiver,
+        *,
+        callback: MessageCallback | None = None,
+        maxsize: int = 16384,
+        batch: int = 1024,
+        loop: asyncio.AbstractEventLoop | None = None,
+        on_drained: DrainedCallback | None = None,
     ) -> None:
         if maxsize < 2 or batch < 1:
             raise ValueError("maxsize must be >= 2 and batch >= 1")
@@ -72,6 +81,7 @@ class AsyncReceiver:
         self.receiver = receiver
         self._loop = loop
         self._callback = callback
+        self._on_drained = on_drained
         self._maxsize = maxsize
         self._resume_at = maxsize // 2
         self._batch = batch
@@ -161,7 +171,9 @@ class AsyncReceiver:
         return self
 
     async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
         self.close()
@@ -188,47 +200,70 @@ class AsyncReceiver:
         accept = self.receiver.inbox.accept
         callback = self._callback
         queue = self._queue
-        for _ in range(self._batch):
-            try:
-                frame = recv(block=False)
-            except pynng.TryAgain:
-                break
-            except pynng.Closed:
-                self._pause()
-                break
-            message = accept(frame)
-            if message is None:
-                continue
-            if callback is None:
-                queue.append(message)
-                if len(queue) >= self._maxsize:
-                    self.pauses += 1
-                    self._pause()  # back-pressure onto NNG's buffer; see the module docstring
-                    break
-            else:
+        delivered = False
+        try:
+            for _ in range(self._batch):
                 try:
-                    callback(message)
+                    frame = recv(block=False)
+                except pynng.TryAgain:
+                    break
+                except pynng.Closed:
+                    self._pause()
+                    break
+                message = accept(frame)
+                if message is None:
+                    continue
+                delivered = True
+                if callback is None:
+                    queue.append(message)
+                    if len(queue) >= self._maxsize:
+                        self.pauses += 1
+                        self._pause()  # back-pressure onto NNG's buffer; see the module docstring
+                        break
+                else:
+                    try:
+                        callback(message)
+                    except Exception:
+                        self.receiver.inbox.callback_errors += 1
+                        log.exception("%s: message callback failed", self.address)
+        finally:
+            if queue:
+                self._wake()
+            if delivered and self._on_drained is not None:
+                try:
+                    self._on_drained()
                 except Exception:
                     self.receiver.inbox.callback_errors += 1
-                    log.exception("%s: message callback failed", self.address)
-        if queue:
-            self._wake()
+                    log.exception("%s: on_drained callback failed", self.address)
 
 
 class AsyncSubscriber(AsyncReceiver):
     """An asyncio SUB: ``async for msg in AsyncSubscriber(url)``. Same options as ``Subscriber``."""
 
     def __init__(
-        self, address: str, *, topics: Iterable[bytes] | None = None,
-        on_gap: GapHandler | None = None, on_malformed: MalformedHandler | None = None,
-        callback: MessageCallback | None = None, maxsize: int = 16384, batch: int = 1024,
-        options: SocketOptions = DEFAULT_OPTIONS, loop: asyncio.AbstractEventLoop | None = None,
+        self,
+        address: str,
+        *,
+        topics: Iterable[bytes] | None = None,
+        on_gap: GapHandler | None = None,
+        on_malformed: MalformedHandler | None = None,
+        callback: MessageCallback | None = None,
+        maxsize: int = 16384,
+        batch: int = 1024,
+        options: SocketOptions = DEFAULT_OPTIONS,
+        loop: asyncio.AbstractEventLoop | None = None,
+        on_drained: DrainedCallback | None = None,
     ) -> None:
         self.subscriber = Subscriber(
-            address, topics=topics, on_gap=on_gap, on_malformed=on_malformed, options=options,
+            address, topics=topics, on_gap=on_gap, on_malformed=on_malformed, options=options
         )
         super().__init__(
-            self.subscriber, callback=callback, maxsize=maxsize, batch=batch, loop=loop,
+            self.subscriber,
+            callback=callback,
+            maxsize=maxsize,
+            batch=batch,
+            loop=loop,
+            on_drained=on_drained,
         )
 
     @property
@@ -253,9 +288,23 @@ class AsyncPuller(AsyncReceiver):
     """An asyncio PULL (listens): ``async for signal in AsyncPuller(url)``."""
 
     def __init__(
-        self, address: str, *, on_malformed: MalformedHandler | None = None,
-        callback: MessageCallback | None = None, maxsize: int = 16384, batch: int = 1024,
-        options: SocketOptions = DEFAULT_OPTIONS, loop: asyncio.AbstractEventLoop | None = None,
+        self,
+        address: str,
+        *,
+        on_malformed: MalformedHandler | None = None,
+        callback: MessageCallback | None = None,
+        maxsize: int = 16384,
+        batch: int = 1024,
+        options: SocketOptions = DEFAULT_OPTIONS,
+        loop: asyncio.AbstractEventLoop | None = None,
+        on_drained: DrainedCallback | None = None,
     ) -> None:
         self.puller = Puller(address, on_malformed=on_malformed, options=options)
-        super().__init__(self.puller, callback=callback, maxsize=maxsize, batch=batch, loop=loop)
+        super().__init__(
+            self.puller,
+            callback=callback,
+            maxsize=maxsize,
+            batch=batch,
+            loop=loop,
+            on_drained=on_drained,
+        )

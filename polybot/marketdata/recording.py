@@ -23,6 +23,7 @@ from polybot.bus.messages import (
 from polybot.core.clock import Clock
 from polybot.model.market import Market
 from polybot.recording import Recorder, RecordStore
+from polybot.recording.recorder import warm_up as _load_arrow
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,11 @@ class FeedRecording:
         if isinstance(message, RECORDED_TYPES):
             self._active.record(message, ts_recv_ns)
             self.messages += 1
+
+    @staticmethod
+    def warm_up() -> None:
+        """Pay the first flush's one-off costs (lazy imports) now, before the stream starts."""
+        _load_arrow()
 
     def add_markets(self, markets: list[Market]) -> None:
         """Record market metadata next to the data (replay needs tokens, ticks, fees)."""

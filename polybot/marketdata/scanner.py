@@ -100,6 +100,7 @@ class Scanner:
         if config.record:
             store = RecordStore(config.recordings_dir(settings.data_dir))
             self.recording = FeedRecording(store, self._clock)
+            await asyncio.to_thread(self.recording.warm_up)
             stack.push_async_callback(self.recording.flush)  # runs after the feed stopped
         limits = UniverseLimits(config.max_markets, config.max_tokens, config.tradable_only)
         universe = self.universe = Universe(gamma, engine, limits)
@@ -194,12 +195,19 @@ class Scanner:
                 self.feed.sync_counters()
 
     def _on_resolved(self, message: MarketResolved) -> None:
-        assert self.engine is not None
         assert self.universe is not None
         if message.market_id not in self.universe.markets:
             return
-        mark_resolved(self.engine, message.market_id, message.winning_token_id)
         tokens = self.universe.drop_market(message.market_id)
+        # After this frame: unsubscribing inside the stream's own callback would reenter it, and
+        # the SQLite write must not hold up the frames behind this one.
+        self._spawn(
+            self._retire(message.market_id, message.winning_token_id, tokens),
+            f"resolved-{message.market_id[:10]}",
+        )
+
+    async def _retire(self, market_id: str, winning_token_id: str, tokens: tuple[str, ...]) -> None:
+        assert self.engine is not None
+        await asyncio.to_thread(mark_resolved, self.engine, market_id, winning_token_id)
         if tokens and self.feed is not None:
-            # After this frame: unsubscribing inside the stream's own callback would reenter it.
-            self._spawn(self.feed.unsubscribe(list(tokens)), f"resolved-{message.market_id[:10]}")
+            await self.feed.unsubscribe(list(tokens))

@@ -8,6 +8,15 @@ and its receive time to ``on_raw`` first, then parses item by item, sending each
 
 It also lets the owner install REST ``/book`` payloads *and get the resulting messages back*
 (``MarketStream.apply_rest_book`` discards them), which the polling fallback and resnapshots need.
+
+Events of the types in ``ignore`` are parsed (so a malformed one is still dead-lettered) and then
+dropped: the feed has no use for ``best_bid_ask`` (prices come from the verified book), and they
+are about as many as the book changes. The raw frame keeps them.
+
+While a frame is being handled ``in_frame`` is True and ``on_item_done(False)`` is called after
+each item; ``on_item_done(True)`` follows the last one (also when handling fails). The periodic
+feed-health round (one message per token) is handled the same way, as one batch. The feed uses
+them to send a frame's bus messages in short bursts instead of one at a time (see ``feed.py``).
 """
 
 from __future__ import annotations
@@ -22,6 +31,7 @@ from polybot.venues.polymarket.ws_market import MarketOutput, MarketStream
 
 RawHook = Callable[[str, int], None]  # (frame text, receive time ns)
 BadHook = Callable[[str, str], None]  # (payload text, reason)
+ItemHook = Callable[[bool], None]  # (True after the frame's last item)
 
 
 class ScannerStream(MarketStream):
@@ -36,11 +46,16 @@ class ScannerStream(MarketStream):
         *args: Any,
         on_raw: RawHook | None = None,
         on_bad: BadHook | None = None,
+        on_item_done: ItemHook | None = None,
+        ignore: tuple[type, ...] = (),
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self._on_raw = on_raw
         self._on_bad = on_bad
+        self._on_item_done = on_item_done
+        self._ignore = ignore
+        self.in_frame = False
         self.received_ns = 0
         self.frames = 0
         self.unknown_events = 0
@@ -48,6 +63,21 @@ class ScannerStream(MarketStream):
     async def _on_frame(self, text: str) -> None:
         self.received_ns = self._clock.now_ns()
         self.frames += 1
+        self._batch_started()
+        try:
+            await self._handle_frame(text)
+        finally:
+            self._batch_done()
+
+    def _batch_started(self) -> None:
+        self.in_frame = True
+
+    def _batch_done(self) -> None:
+        self.in_frame = False
+        if self._on_item_done is not None:
+            self._on_item_done(True)
+
+    async def _handle_frame(self, text: str) -> None:
         if self._on_raw is not None:
             self._on_raw(text, self.received_ns)
         try:
@@ -55,16 +85,21 @@ class ScannerStream(MarketStream):
         except VenueError as exc:
             self._reject(text, str(exc))
             return
+        item_done = self._on_item_done
         for raw in items:
             try:
                 event = wp.parse_market_message(raw)
             except VenueError as exc:
                 self._reject(json.dumps(raw, separators=(",", ":")), str(exc))
                 continue
+            if isinstance(event, self._ignore):
+                continue  # parsed (a malformed one is dead-lettered), but nobody wants it
             if isinstance(event, wp.UnknownEvent):
                 self.unknown_events += 1
             for out in self._handle(event):
                 await self._emit(out)
+            if item_done is not None:
+                item_done(False)
 
     def install_rest_book(self, payload: Mapping[str, Any], received_ns: int) -> list[MarketOutput]:
         """Install a REST ``/book`` body as the token's snapshot; return the messages it makes.

@@ -10,6 +10,7 @@ markets that were active but are no longer listed are marked closed.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -167,8 +168,9 @@ class Universe:
     async def refresh(self) -> UniverseChange:
         """Discover open markets, update SQLite, and return the subscription changes."""
         discovered = await self.gamma.discover_universe(progress=False)
-        upserted = upsert_markets(self.engine, discovered)
-        closed = close_missing(self.engine, (m.condition_id for m in discovered))
+        # SQLite off the event loop: a write can wait on another process's lock (busy timeout),
+        # and the loop is what streams the books.
+        upserted, closed = await asyncio.to_thread(self._store, discovered)
         chosen = select_markets(discovered, self.limits, keep=self.markets)
         before = set(self.market_of_token)
         self.markets = {m.condition_id: m for m in chosen}
@@ -191,6 +193,10 @@ class Universe:
             closed,
         )
         return change
+
+    def _store(self, discovered: list[Market]) -> tuple[int, int]:
+        upserted = upsert_markets(self.engine, discovered)
+        return upserted, close_missing(self.engine, (m.condition_id for m in discovered))
 
     def drop_market(self, market_id: str) -> tuple[str, ...]:
         """Stop tracking one market (it resolved); return its token ids."""

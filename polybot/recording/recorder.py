@@ -4,6 +4,11 @@ The scanner calls :meth:`Recorder.record` for every market-data message with its
 and :meth:`Recorder.record_raw` for the frame as received. Rows are buffered in plain lists and
 written as new immutable Parquet parts by :meth:`flush` (call it on a timer and at shutdown),
 so a running stack's readers are never disturbed.
+
+``flush`` usually runs in a worker thread next to a busy event loop. Turning a Python list into an
+Arrow array is one C call that holds the GIL throughout — tens of ms for a 30 s buffer of raw
+frames — so the buffers are converted ``CHUNK_ROWS`` rows at a time, and the loop gets the GIL
+back between chunks (within the switch interval, see ``polybot.stack.runtime``).
 """
 
 from __future__ import annotations
@@ -38,6 +43,26 @@ from polybot.recording.schema import (
 from polybot.recording.store import RecordStore
 
 _COLUMNS = NORMALIZED.names
+CHUNK_ROWS = 1024  # rows converted to Arrow per GIL-holding call (see the module docstring)
+
+
+def to_table(columns: dict[str, list[object]], schema: pa.Schema) -> pa.Table:
+    """Return the buffered ``columns`` as a table of ``schema``, converted chunk by chunk."""
+    rows = len(columns[schema.names[0]])
+    batches = [
+        pa.record_batch(
+            [pa.array(columns[f.name][start : start + CHUNK_ROWS], f.type) for f in schema],
+            schema=schema,
+        )
+        for start in range(0, rows, CHUNK_ROWS)
+    ]
+    return pa.Table.from_batches(batches, schema=schema)
+
+
+def warm_up() -> None:
+    """Load what the first conversion would (pyarrow imports pandas lazily, ~0.5 s): at start-up,
+    not in the middle of a stream."""
+    pa.array([0], pa.int64())
 
 
 class Recorder:
@@ -229,11 +254,11 @@ class Recorder:
         """Write buffered rows and raw frames as new partitions; return the rows written."""
         rows = len(self._cols["ts_recv"])
         if rows:
-            self.store.write_normalized(pa.table(self._cols, schema=NORMALIZED))
+            self.store.write_normalized(to_table(self._cols, NORMALIZED))
             self._cols = {name: [] for name in _COLUMNS}
             self.rows_written += rows
         if self._raw["ts_recv"]:
-            self.store.write_raw(pa.table(self._raw, schema=RAW))
+            self.store.write_raw(to_table(self._raw, RAW))
             self._raw = {name: [] for name in RAW.names}
         return rows
 

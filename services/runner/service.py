@@ -29,6 +29,7 @@ from polybot.runner.control import RunnerEndpoint
 from polybot.runner.host import StrategyRunner
 from polybot.runner.logbook import Logbook, StrategyLogHandler
 from polybot.runner.markets import load_markets
+from polybot.runner.outbox import Outbox
 from polybot.runner.recovery import SnapshotRecovery
 from polybot.stack.runtime import ServiceRuntime
 from polybot.statecmd.files import read_strategy_modes
@@ -72,8 +73,10 @@ async def main(runtime: ServiceRuntime) -> None:
         else:
             runtime.count("signals_sent" if isinstance(message, Signal) else "commands_sent")
 
+    # Signals leave in short bursts while a burst of market data is handled (polybot/runner/outbox).
+    outbox: Outbox[Signal | Command] = Outbox(send)
     runner = StrategyRunner(
-        logbook=logbook, send_signal=send, send_command=send, publish=publisher.publish
+        logbook=logbook, send_signal=outbox.put, send_command=outbox.put, publish=publisher.publish
     )
     handler = StrategyLogHandler(logbook, runner.runs)
     logging.getLogger("polybot.strategy").addHandler(handler)
@@ -86,12 +89,18 @@ async def main(runtime: ServiceRuntime) -> None:
         runner.on_event(message)
 
     def on_price(message: Message) -> None:
+        outbox.hold()
         runtime.count("market_messages")
         recovery.observe(message)
         runner.on_market_data(message)
+        outbox.handled()
 
     prices = AsyncSubscriber(
-        bus.prices_pub, on_gap=recovery.on_gap, callback=on_price, options=options
+        bus.prices_pub,
+        on_gap=recovery.on_gap,
+        callback=on_price,
+        on_drained=outbox.release,
+        options=options,
     )
     events = AsyncSubscriber(
         bus.events_pub,
@@ -128,6 +137,7 @@ async def main(runtime: ServiceRuntime) -> None:
         await _run(runtime, runner, poll)
     finally:
         prices.close()
+        outbox.release()
         events.close()
         await recovery.close()
         snapshots.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -64,6 +65,24 @@ async def test_callback_mode_delivers_on_the_loop_and_close_removes_the_reader(
     assert not sub.reading
     assert sub.closed
     assert not loop.remove_reader(fd)  # False: close() already unregistered it
+
+
+async def test_on_drained_follows_each_burst_of_callbacks(tmp_path: Path) -> None:
+    address = ipc_address(tmp_path, "prices.pub")
+    seen: list[int | str] = []
+    sub = AsyncSubscriber(
+        address,
+        callback=lambda m: seen.append(m.seq),  # type: ignore[union-attr]
+        on_drained=lambda: seen.append("drained"),
+    )
+    with Peer("pub", address, "--count", "300") as peer:
+        await wait_for_line(peer, "done")
+        await eventually(lambda: seen.count("drained") >= 1 and 300 in seen)
+    sub.close()
+    assert [s for s in seen if s != "drained"] == list(range(1, 301))
+    assert seen[-1] == "drained"  # every message is followed by the end of its burst
+    assert seen[0] != "drained"  # and never called for a wake-up that delivered nothing
+    assert ("drained", "drained") not in set(itertools.pairwise(seen))
 
 
 async def test_full_queue_pauses_reading_and_nothing_is_lost(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ from venue_process import start_venue, stop_venue
 from websockets.asyncio.server import ServerConnection, serve
 
 from polybot.bus.aio import AsyncSubscriber
-from polybot.bus.messages import AnyMessage, BookSnapshot, Event, Price
+from polybot.bus.messages import AnyMessage, BookDelta, BookSnapshot, Event, Price
 from polybot.bus.nng import Publisher
 from polybot.marketdata.deadletters import DeadLetters
 from polybot.marketdata.feed import FeedConfig, MarketFeed
@@ -190,3 +190,60 @@ async def test_unparseable_frames_are_dead_lettered_and_the_feed_keeps_serving(
     price = next(m for m in got if isinstance(m, Price))
     assert (price.bid, price.ask, price.token_id) == (0.40, 0.60, "tok")
     engine.dispose()
+
+
+@pytest.mark.parametrize("burst_ns", [0, 10**12], ids=["every-item", "whole-frame"])
+async def test_a_frame_of_many_changes_is_published_whole_and_in_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, burst_ns: int
+) -> None:
+    # One frame: the book, then 30 changes below the touch (no price moves), then a bad item,
+    # then 5 more. Held back or not (BURST_NS), every message goes out before the next frame,
+    # in the order handled, with consecutive sequence numbers; the dead letter keeps its place.
+    monkeypatch.setattr("polybot.marketdata.feed.BURST_NS", burst_ns)
+
+    def change(size: int) -> dict[str, object]:
+        entry = {"asset_id": "tok", "price": "0.30", "size": str(size), "side": "BUY", "hash": ""}
+        return {
+            "event_type": "price_change",
+            "market": "0xm",
+            "timestamp": "1790000000001",
+            "price_changes": [entry],
+        }
+
+    bad = {"event_type": "tick_size_change", "market": "0xm", "asset_id": "tok"}
+    frame = [_book("tok", "0.40"), *map(change, range(1, 31)), bad, *map(change, range(31, 36))]
+
+    async def venue(ws: ServerConnection) -> None:
+        await ws.recv()  # the subscription
+        await ws.send(json.dumps(frame))
+        await ws.wait_closed()
+
+    init_db(tmp_path / "polybot.db")
+    engine = make_engine(tmp_path / "polybot.db")
+    address = f"ipc://{tmp_path}/prices.pub"
+    got: list[AnyMessage] = []
+    async with serve(venue, "127.0.0.1", 0) as server:
+        port = next(iter(server.sockets)).getsockname()[1]
+        with Publisher(address) as publisher:
+            sub = AsyncSubscriber(address, callback=got.append)
+            await sub.wait_for_peers()
+            async with ClobClient(f"http://127.0.0.1:{_closed_port()}") as clob:
+                feed = MarketFeed(
+                    FeedConfig(ws_url=f"ws://127.0.0.1:{port}", health_interval_s=0),
+                    publisher=publisher,
+                    clob=clob,
+                    dead_letters=DeadLetters(engine, service="scanner", publisher=publisher),
+                )
+                await feed.start(["tok"])
+                try:
+                    await _until(got, lambda ms: len(ms) >= 38, 10, "the whole frame")
+                    assert not feed._held  # nothing left behind once the frame is handled
+                finally:
+                    await feed.stop()
+            sub.close()
+    engine.dispose()
+    kinds = [type(m).__name__ for m in got]
+    assert kinds == ["BookSnapshot", "Price"] + ["BookDelta"] * 30 + ["Event"] + ["BookDelta"] * 5
+    deltas = [m for m in got if isinstance(m, BookDelta)]
+    assert [d.changes[0].size for d in deltas] == [float(n) for n in range(1, 36)]
+    assert [m.seq for m in got] == list(range(got[0].seq, got[0].seq + 38))

@@ -17,6 +17,7 @@ from polybot.recording.importers import (
     import_ws_capture,
     messages_from_ws,
 )
+from polybot.recording.recorder import CHUNK_ROWS
 from polybot.recording.schema import RESOLVED
 from polybot.testing import make_book, make_market
 from polybot.venues.polymarket.book_hash import book_hash
@@ -161,3 +162,23 @@ def test_rest_book_and_data_api_trades_import(tmp_path: Path, fixtures_dir: Path
     assert snap.tick_size == 0.001
     wallets = {m.data["wallet"] for m in out if not isinstance(m, BookSnapshot | Trade)}
     assert "0xe0904e088f7c17f72c97f1f87c9fa13dafbdc8ea" in wallets
+
+
+def test_a_flush_bigger_than_one_conversion_chunk_round_trips(tmp_path: Path) -> None:
+    store = RecordStore(tmp_path)
+    recorder = Recorder(store, ManualClock(1_000))
+    count = CHUNK_ROWS * 2 + 7  # converted in three pieces (see polybot.recording.recorder)
+    for n in range(count):
+        recorder.record(
+            Trade(
+                market_id="0xm", token_id="t", price=0.5, size=float(n + 1), side="BUY", timestamp=n
+            ),
+            1_000 + n,
+        )
+        recorder.record_raw("ws.market", b"frame %d" % n, market="0xm", ts_recv_ns=1_000 + n)
+    assert recorder.flush() == count
+    rows = store.read()
+    assert rows.num_rows == count
+    assert rows["size"].to_pylist() == [float(n + 1) for n in range(count)]
+    raw = store.read(kind="raw")
+    assert raw["payload"].to_pylist() == [b"frame %d" % n for n in range(count)]

@@ -16,6 +16,7 @@ import pytest
 from polybot.config import load_settings
 from polybot.stack.logs import JsonFormatter, SecretRedactor, secret_values
 from polybot.stack.metrics import render_prometheus
+from polybot.stack.runtime import SWITCH_INTERVAL_ENV, SWITCH_INTERVAL_S
 from polybot.stack.status_file import ServiceStatusFile, read_status
 
 KEY = "0x" + "5e" * 32
@@ -96,3 +97,37 @@ def test_a_service_reports_ready_and_exits_0_on_sigterm(tmp_path: Path) -> None:
     assert not ready.exists()
     lines = [json.loads(line) for line in stderr.decode().splitlines() if line.startswith("{")]
     assert any(line["msg"] == "demo stopped cleanly" for line in lines)
+
+
+TUNED = """
+import asyncio, gc, sys
+from polybot.stack.runtime import run_service
+
+async def main(runtime):
+    runtime.ready("starting")
+    runtime.ready(f"switch={sys.getswitchinterval()} frozen={gc.get_freeze_count()}")
+    await runtime.stopping.wait()
+
+sys.exit(run_service("tuned", main))
+"""
+
+
+def test_a_service_runs_with_a_short_switch_interval_and_a_frozen_start_up_heap(
+    tmp_path: Path,
+) -> None:
+    env = {**os.environ, "POLYBOT_DATA_DIR": str(tmp_path)}
+    env.pop(SWITCH_INTERVAL_ENV, None)
+    process = subprocess.Popen([sys.executable, "-c", TUNED], env=env, stderr=subprocess.PIPE)
+    ready = tmp_path / "run" / "tuned.ready"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        status = read_status(ready)
+        if status is not None and status.detail.startswith("switch="):
+            break
+        time.sleep(0.05)
+    process.send_signal(signal.SIGTERM)
+    process.communicate(timeout=30)
+    assert status is not None
+    switch, frozen = (part.split("=")[1] for part in status.detail.split())
+    assert float(switch) == pytest.approx(SWITCH_INTERVAL_S)
+    assert int(frozen) > 10_000  # the imported modules, settings, loop: out of the collector's way

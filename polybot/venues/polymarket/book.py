@@ -19,6 +19,7 @@ Rules (docs/book-sync.md has the why):
 from __future__ import annotations
 
 import itertools
+from bisect import bisect_left, insort
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ from enum import StrEnum
 from typing import Literal, TypeVar
 
 from polybot.bus.messages import BookDelta, BookSnapshot, Level, LevelChange, Price
-from polybot.venues.polymarket.book_hash import book_hash
+from polybot.venues.polymarket.book_hash import book_hash_from_json, level_json
 from polybot.venues.polymarket.ws_parse import BookMsg, PriceChangeEntry, TickSizeChangeMsg
 
 # Fallbacks tried (in order) when a snapshot does not say them; the first reproducing combination
@@ -38,22 +39,22 @@ CHECK_LOG_SIZE = 4096
 _T = TypeVar("_T")
 
 HashOutcome = Literal[
-    "match",               # reproduced with the book's state as is
+    "match",  # reproduced with the book's state as is
     "match_inferred_ltp",  # reproduced once last_trade_price was set to a price the match touched
-    "deferred",            # mid-match: the hash already describes a later state
-    "confirmed_later",     # a deferred entry whose hash a later same-timestamp state reproduced
-    "mismatch",            # never reproduced: the book diverged → dropped, resnapshot
-    "unverified",          # nothing to check (no hash, verification off, or recipe unknown)
+    "deferred",  # mid-match: the hash already describes a later state
+    "confirmed_later",  # a deferred entry whose hash a later same-timestamp state reproduced
+    "mismatch",  # never reproduced: the book diverged → dropped, resnapshot
+    "unverified",  # nothing to check (no hash, verification off, or recipe unknown)
 ]
 
 
 class BookState(StrEnum):
     """Where a book is in its sync life cycle."""
 
-    EMPTY = "empty"        # no snapshot yet (or dropped after a reconnect)
-    SYNCED = "synced"      # snapshot + deltas, last hash reproduced
-    PENDING = "pending"    # a mid-match entry awaits confirmation; levels are usable
-    INVALID = "invalid"    # dropped after a mismatch or tick change; waiting for a snapshot
+    EMPTY = "empty"  # no snapshot yet (or dropped after a reconnect)
+    SYNCED = "synced"  # snapshot + deltas, last hash reproduced
+    PENDING = "pending"  # a mid-match entry awaits confirmation; levels are usable
+    INVALID = "invalid"  # dropped after a mismatch or tick change; waiting for a snapshot
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,12 +107,69 @@ def complement_price(price: str) -> str:
     return format(value, "f")
 
 
+class _Side:
+    """One side's levels by exact price, kept sorted, with the hash's JSON text cached.
+
+    ``levels`` maps the ``Decimal`` price to the wire strings; ``keys`` holds the prices in
+    ascending order. The JSON of each level and of the whole side (in either order) is built once
+    and rebuilt only after a change, so hashing a book after a one-level change costs a join of
+    cached texts, not a sort and a ``json.dumps`` of every level.
+    """
+
+    __slots__ = ("_ascending", "_descending", "_json", "keys", "levels")
+
+    def __init__(self, levels: Iterable[tuple[str, str]] = ()) -> None:
+        self.levels: dict[Decimal, tuple[str, str]] = {}
+        self._json: dict[Decimal, str] = {}
+        for price, size in levels:
+            key = Decimal(price)
+            self.levels[key] = (price, size)
+            self._json[key] = level_json(price, size)
+        self.keys: list[Decimal] = sorted(self.levels)
+        self._ascending: str | None = None
+        self._descending: str | None = None
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def set(self, key: Decimal, price: str, size: str) -> None:
+        """Set the level at ``key`` (added if new)."""
+        if key not in self.levels:
+            insort(self.keys, key)
+        self.levels[key] = (price, size)
+        self._json[key] = level_json(price, size)
+        self._ascending = self._descending = None
+
+    def remove(self, key: Decimal) -> None:
+        """Remove the level at ``key`` if there is one."""
+        if self.levels.pop(key, None) is not None:
+            del self._json[key]
+            del self.keys[bisect_left(self.keys, key)]
+            self._ascending = self._descending = None
+
+    def json(self, *, descending: bool) -> str:
+        """Return the levels' JSON texts joined in price order (no brackets)."""
+        if descending:
+            if self._descending is None:
+                self._descending = ",".join([self._json[k] for k in reversed(self.keys)])
+            return self._descending
+        if self._ascending is None:
+            self._ascending = ",".join([self._json[k] for k in self.keys])
+        return self._ascending
+
+
 class LocalBook:
     """The exact L2 book of one token; feed it parsed market-channel messages in order."""
 
     def __init__(
-        self, asset_id: str, *, market: str = "", min_order_size: str | None = None,
-        neg_risk: bool | None = None, tick_size: str | None = None, verify: bool = True,
+        self,
+        asset_id: str,
+        *,
+        market: str = "",
+        min_order_size: str | None = None,
+        neg_risk: bool | None = None,
+        tick_size: str | None = None,
+        verify: bool = True,
     ) -> None:
         self.asset_id = asset_id
         self.market = market
@@ -122,12 +180,12 @@ class LocalBook:
         self.timestamp = ""
         self.hash = ""
         self.verify = verify
-        self.verifiable = False       # True once a snapshot hash reproduced (recipe params known)
+        self.verifiable = False  # True once a snapshot hash reproduced (recipe params known)
         self.state = BookState.EMPTY
         self.counters = BookCounters()
         self.checks: deque[HashCheck] = deque(maxlen=CHECK_LOG_SIZE)
-        self._bids: dict[Decimal, tuple[str, str]] = {}
-        self._asks: dict[Decimal, tuple[str, str]] = {}
+        self._bids = _Side()
+        self._asks = _Side()
         self._pending: _Pending | None = None
         self._group_ts = ""
         self._group_prices: list[str] = []
@@ -141,49 +199,61 @@ class LocalBook:
 
     def best_bid(self) -> Decimal | None:
         """Return the highest bid price, or None when there is none."""
-        return max(self._bids) if self._bids else None
+        keys = self._bids.keys
+        return keys[-1] if keys else None
 
     def best_ask(self) -> Decimal | None:
         """Return the lowest ask price, or None when there is none."""
-        return min(self._asks) if self._asks else None
+        keys = self._asks.keys
+        return keys[0] if keys else None
 
     def top(self) -> tuple[Decimal | None, Decimal | None]:
         """Return ``(best_bid, best_ask)``."""
-        return self.best_bid(), self.best_ask()
+        bids, asks = self._bids.keys, self._asks.keys
+        return (bids[-1] if bids else None), (asks[0] if asks else None)
 
     def bids(self) -> list[tuple[Decimal, Decimal]]:
         """Return bids best (highest) first as exact ``(price, size)``."""
-        return [(p, Decimal(self._bids[p][1])) for p in sorted(self._bids, reverse=True)]
+        levels = self._bids.levels
+        return [(p, Decimal(levels[p][1])) for p in reversed(self._bids.keys)]
 
     def asks(self) -> list[tuple[Decimal, Decimal]]:
         """Return asks best (lowest) first as exact ``(price, size)``."""
-        return [(p, Decimal(self._asks[p][1])) for p in sorted(self._asks)]
+        levels = self._asks.levels
+        return [(p, Decimal(levels[p][1])) for p in self._asks.keys]
 
     def wire_bids(self) -> list[dict[str, str]]:
         """Return bids in Polymarket's wire order (ascending) with the wire strings."""
-        return [{"price": self._bids[p][0], "size": self._bids[p][1]} for p in sorted(self._bids)]
+        levels = self._bids.levels
+        return [{"price": levels[p][0], "size": levels[p][1]} for p in self._bids.keys]
 
     def wire_asks(self) -> list[dict[str, str]]:
         """Return asks in Polymarket's wire order (descending) with the wire strings."""
-        return [
-            {"price": self._asks[p][0], "size": self._asks[p][1]}
-            for p in sorted(self._asks, reverse=True)
-        ]
+        levels = self._asks.levels
+        return [{"price": levels[p][0], "size": levels[p][1]} for p in reversed(self._asks.keys)]
 
     def compute_hash(
-        self, timestamp: str, *, last_trade_price: str | None = None,
-        min_order_size: str | None = None, neg_risk: bool | None = None,
+        self,
+        timestamp: str,
+        *,
+        last_trade_price: str | None = None,
+        min_order_size: str | None = None,
+        neg_risk: bool | None = None,
         tick_size: str | None = None,
     ) -> str:
         """Return the venue hash of the current levels with the given (or learned) parameters."""
         mos = min_order_size if min_order_size is not None else self.min_order_size
         nr = neg_risk if neg_risk is not None else self.neg_risk
         tick = tick_size if tick_size is not None else self.tick_size
-        return book_hash(
-            market=self.market, asset_id=self.asset_id, timestamp=timestamp,
-            bids=self.wire_bids(), asks=self.wire_asks(),  # type: ignore[arg-type]
+        return book_hash_from_json(
+            market=self.market,
+            asset_id=self.asset_id,
+            timestamp=timestamp,
+            bids_json=self._bids.json(descending=False),
+            asks_json=self._asks.json(descending=True),
             min_order_size=mos if mos is not None else MIN_ORDER_SIZES[0],
-            neg_risk=bool(nr), tick_size=tick if tick is not None else TICK_SIZES[0],
+            neg_risk=bool(nr),
+            tick_size=tick if tick is not None else TICK_SIZES[0],
             last_trade_price=(
                 last_trade_price if last_trade_price is not None else self.last_trade_price
             ),
@@ -192,22 +262,31 @@ class LocalBook:
     def to_snapshot(self) -> BookSnapshot:
         """Return the bus ``book`` message (bids best-first descending, asks ascending)."""
         return BookSnapshot(
-            market_id=self.market or "?", token_id=self.asset_id,
+            market_id=self.market or "?",
+            token_id=self.asset_id,
             bids=[Level(float(p), float(s)) for p, s in self.bids()],
             asks=[Level(float(p), float(s)) for p, s in self.asks()],
             timestamp=int(self.timestamp or 0),
-            tick_size=float(self.tick_size) if self.tick_size else 0.01, hash=self.hash,
+            tick_size=float(self.tick_size) if self.tick_size else 0.01,
+            hash=self.hash,
         )
 
     def to_delta(
-        self, timestamp: int, entries: Sequence[PriceChangeEntry], *, market: str = "",
+        self,
+        timestamp: int,
+        entries: Sequence[PriceChangeEntry],
+        *,
+        market: str = "",
     ) -> BookDelta:
         """Return the bus ``book_delta`` for entries just applied, with the resulting top."""
         return BookDelta(
-            market_id=market or self.market or "?", token_id=self.asset_id,
+            market_id=market or self.market or "?",
+            token_id=self.asset_id,
             changes=[LevelChange(e.side, float(e.price), float(e.size)) for e in entries],
-            timestamp=timestamp, best_bid=float(self.best_bid() or 0),
-            best_ask=float(self.best_ask() or 0), hash=entries[-1].hash if entries else "",
+            timestamp=timestamp,
+            best_bid=float(self.best_bid() or 0),
+            best_ask=float(self.best_ask() or 0),
+            hash=entries[-1].hash if entries else "",
         )
 
     def to_prices(self, timestamp: int) -> list[Price]:
@@ -217,10 +296,16 @@ class LocalBook:
             return []
         # One-sided books: an empty bid side is 0, an empty ask side is 1 (the price bounds).
         b, a = float(bid or 0), float(ask if ask is not None else 1)
-        return [Price(
-            market_id=self.market or "?", token_id=self.asset_id, bid=b, ask=a, mid=(b + a) / 2,
-            timestamp=timestamp,
-        )]
+        return [
+            Price(
+                market_id=self.market or "?",
+                token_id=self.asset_id,
+                bid=b,
+                ask=a,
+                mid=(b + a) / 2,
+                timestamp=timestamp,
+            )
+        ]
 
     def mirrored(self, asset_id: str) -> LocalBook:
         """Return the complementary token's book: a bid at p here is an ask at 1−p there.
@@ -229,17 +314,21 @@ class LocalBook:
         same ``last_trade_price`` string in both hashes.
         """
         other = LocalBook(
-            asset_id, market=self.market, min_order_size=self.min_order_size,
-            neg_risk=self.neg_risk, tick_size=self.tick_size, verify=self.verify,
+            asset_id,
+            market=self.market,
+            min_order_size=self.min_order_size,
+            neg_risk=self.neg_risk,
+            tick_size=self.tick_size,
+            verify=self.verify,
         )
         other.last_trade_price, other.timestamp = self.last_trade_price, self.timestamp
         other.verifiable, other.state = self.verifiable, self.state
-        for price_str, size in self._asks.values():
-            comp = complement_price(price_str)
-            other._bids[Decimal(comp)] = (comp, size)
-        for price_str, size in self._bids.values():
-            comp = complement_price(price_str)
-            other._asks[Decimal(comp)] = (comp, size)
+        other._bids = _Side(
+            (complement_price(price), size) for price, size in self._asks.levels.values()
+        )
+        other._asks = _Side(
+            (complement_price(price), size) for price, size in self._bids.levels.values()
+        )
         return other
 
     # -- writing ---------------------------------------------------------------------------------
@@ -248,8 +337,8 @@ class LocalBook:
         """Replace the book with a snapshot (WS ``book`` or REST ``/book``) and verify it."""
         before = self.top()
         self.market = msg.market or self.market
-        self._bids = {Decimal(lv.price): (lv.price, lv.size) for lv in msg.bids}
-        self._asks = {Decimal(lv.price): (lv.price, lv.size) for lv in msg.asks}
+        self._bids = _Side((lv.price, lv.size) for lv in msg.bids)
+        self._asks = _Side((lv.price, lv.size) for lv in msg.asks)
         self.timestamp, self.hash = msg.timestamp, msg.hash
         self.counters.snapshots += 1
         outcome = self._verify_snapshot(msg)
@@ -265,7 +354,9 @@ class LocalBook:
         return ApplyResult(True, top_changed=self.top() != before)
 
     def apply_price_change(
-        self, timestamp: str, entries: Sequence[PriceChangeEntry],
+        self,
+        timestamp: str,
+        entries: Sequence[PriceChangeEntry],
     ) -> ApplyResult:
         """Apply this token's entries of one ``price_change`` message, verifying each."""
         if not self.usable:
@@ -299,7 +390,7 @@ class LocalBook:
 
     def reset(self) -> None:
         """Forget the levels and wait for a snapshot without requesting one (reconnects)."""
-        self._bids, self._asks, self._pending = {}, {}, None
+        self._bids, self._asks, self._pending = _Side(), _Side(), None
         self.state = BookState.EMPTY
 
     def settle_pending(self) -> ApplyResult:
@@ -311,16 +402,16 @@ class LocalBook:
     # -- internals -------------------------------------------------------------------------------
 
     def _set_level(self, entry: PriceChangeEntry) -> None:
-        levels = self._bids if entry.side == "BUY" else self._asks
+        side = self._bids if entry.side == "BUY" else self._asks
         price = Decimal(entry.price)
         if Decimal(entry.size) == 0:
-            levels.pop(price, None)
+            side.remove(price)
         else:
-            levels[price] = (entry.price, entry.size)
+            side.set(price, entry.price, entry.size)
 
     def _drop(self, reason: str) -> ApplyResult:
         before = self.top()
-        self._bids, self._asks, self._pending = {}, {}, None
+        self._bids, self._asks, self._pending = _Side(), _Side(), None
         self.state = BookState.INVALID
         self.counters.resnapshots_requested += 1
         return ApplyResult(True, top_changed=before != (None, None), resnapshot=reason)
@@ -333,9 +424,16 @@ class LocalBook:
 
     def _settle(self, pending: _Pending, outcome: HashOutcome) -> None:
         for check in pending.checks:
-            self.checks.append(HashCheck(
-                check.timestamp, check.kind, check.side, check.price, check.expected, outcome,
-            ))
+            self.checks.append(
+                HashCheck(
+                    check.timestamp,
+                    check.kind,
+                    check.side,
+                    check.price,
+                    check.expected,
+                    outcome,
+                )
+            )
         if outcome == "confirmed_later":
             self.counters.confirmed_later += len(pending.checks)
         else:
@@ -390,10 +488,16 @@ class LocalBook:
             self.counters.unverified += 1
             return "unverified"
         for mos, nr, tick, ltp in self._snapshot_params(msg):
-            if self.compute_hash(
-                msg.timestamp, last_trade_price=ltp, min_order_size=mos, neg_risk=nr,
-                tick_size=tick,
-            ) == msg.hash:
+            if (
+                self.compute_hash(
+                    msg.timestamp,
+                    last_trade_price=ltp,
+                    min_order_size=mos,
+                    neg_risk=nr,
+                    tick_size=tick,
+                )
+                == msg.hash
+            ):
                 self.min_order_size, self.neg_risk, self.tick_size = mos, nr, tick
                 self.last_trade_price, self.verifiable = ltp, True
                 self.counters.matched += 1

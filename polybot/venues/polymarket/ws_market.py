@@ -31,8 +31,16 @@ from polybot.venues.polymarket.contracts import WS_MARKET_URL
 log = logging.getLogger(__name__)
 
 MarketOutput = (
-    bus.BookSnapshot | bus.BookDelta | bus.Price | bus.Trade | bus.TickSizeChange
-    | bus.MarketResolved | bus.FeedHealth | wp.BestBidAskMsg | wp.NewMarketMsg | wp.UnknownEvent
+    bus.BookSnapshot
+    | bus.BookDelta
+    | bus.Price
+    | bus.Trade
+    | bus.TickSizeChange
+    | bus.MarketResolved
+    | bus.FeedHealth
+    | wp.BestBidAskMsg
+    | wp.NewMarketMsg
+    | wp.UnknownEvent
 )
 ResnapshotFn = Callable[[str, str], Awaitable[None]]
 
@@ -42,11 +50,11 @@ class ConnectionConfig:
     """Keep-alive and reconnect policy of one socket."""
 
     url: str
-    ping_interval_s: float = 10.0     # text PING cadence (reference §4.1)
-    stale_after_s: float = 30.0       # no frame (PONG included) for this long → reconnect
+    ping_interval_s: float = 10.0  # text PING cadence (reference §4.1)
+    stale_after_s: float = 30.0  # no frame (PONG included) for this long → reconnect
     backoff_initial_s: float = 0.5
     backoff_max_s: float = 30.0
-    backoff_jitter: float = 0.5       # each delay is cut by up to this fraction, at random
+    backoff_jitter: float = 0.5  # each delay is cut by up to this fraction, at random
     open_timeout_s: float = 10.0
 
 
@@ -77,15 +85,22 @@ class ChannelConnection:
     """One WebSocket that keeps itself alive: reconnects, re-sends its first frame, pings."""
 
     def __init__(
-        self, config: ConnectionConfig, *, first_frame: Callable[[], Mapping[str, Any]],
-        on_frame: FrameHandler, on_connect: Hook | None = None,
-        on_disconnect: DisconnectHook | None = None, rng: random.Random | None = None,
+        self,
+        config: ConnectionConfig,
+        *,
+        first_frame: Callable[[], Mapping[str, Any]],
+        on_frame: FrameHandler,
+        on_connect: Hook | None = None,
+        on_disconnect: DisconnectHook | None = None,
+        rng: random.Random | None = None,
     ) -> None:
         self.config = config
         self._first_frame, self._on_frame = first_frame, on_frame
         self._on_connect, self._on_disconnect = on_connect, on_disconnect
         self._backoff = Backoff(
-            config.backoff_initial_s, config.backoff_max_s, config.backoff_jitter,
+            config.backoff_initial_s,
+            config.backoff_max_s,
+            config.backoff_jitter,
             rng or random.Random(),
         )
         self._ws: ClientConnection | None = None
@@ -140,8 +155,11 @@ class ChannelConnection:
             reason = "closed by server"
             try:
                 async with connect(
-                    self.config.url, ping_interval=None, open_timeout=self.config.open_timeout_s,
-                    close_timeout=1, max_size=None,
+                    self.config.url,
+                    ping_interval=None,
+                    open_timeout=self.config.open_timeout_s,
+                    close_timeout=1,
+                    max_size=None,
                 ) as ws:
                     await ws.send(json.dumps(self._first_frame()))
                     self._ws, self._last_rx = ws, loop.time()
@@ -174,7 +192,7 @@ class ChannelConnection:
                 if text == "PONG":
                     self.pongs += 1
                     continue
-                self._backoff.reset()   # this connection works: next failure starts small again
+                self._backoff.reset()  # this connection works: next failure starts small again
                 try:
                     await self._on_frame(text)
                 except Exception:
@@ -197,7 +215,7 @@ class ChannelConnection:
             if now - self._last_rx > self.config.stale_after_s:
                 self._stale = True
                 self.stale_disconnects += 1
-                await ws.close()   # ends the read loop, which then reconnects
+                await ws.close()  # ends the read loop, which then reconnects
                 return
             if now >= next_ping:
                 with contextlib.suppress(WebSocketException):
@@ -219,15 +237,19 @@ class MarketStreamConfig:
     backoff_max_s: float = 30.0
     backoff_jitter: float = 0.5
     verify_hashes: bool = True
-    match_settle_s: float = 5.0      # a deferred (mid-match) entry unconfirmed this long = mismatch
-    health_interval_s: float = 5.0   # FeedHealth cadence; 0 disables
+    match_settle_s: float = 5.0  # a deferred (mid-match) entry unconfirmed this long = mismatch
+    health_interval_s: float = 5.0  # FeedHealth cadence; 0 disables
     queue_size: int = 100_000
 
     def connection(self) -> ConnectionConfig:
         """Return the per-socket part."""
         return ConnectionConfig(
-            self.url, self.ping_interval_s, self.stale_after_s, self.backoff_initial_s,
-            self.backoff_max_s, self.backoff_jitter,
+            self.url,
+            self.ping_interval_s,
+            self.stale_after_s,
+            self.backoff_initial_s,
+            self.backoff_max_s,
+            self.backoff_jitter,
         )
 
 
@@ -238,8 +260,8 @@ class TokenFeed:
     book: LocalBook
     shard: int
     last_update_ms: int = 0
-    gaps: int = 0          # continuity breaks: the socket dropped or went stale
-    resnapshots: int = 0   # snapshots requested after a mismatch, tick change or unsettled match
+    gaps: int = 0  # continuity breaks: the socket dropped or went stale
+    resnapshots: int = 0  # snapshots requested after a mismatch, tick change or unsettled match
 
 
 class _Shard:
@@ -248,7 +270,8 @@ class _Shard:
         self.conn = ChannelConnection(
             stream.config.connection(),
             first_frame=lambda: {
-                "type": "market", "assets_ids": sorted(self.assets),
+                "type": "market",
+                "assets_ids": sorted(self.assets),
                 "custom_feature_enabled": stream.config.custom_feature_enabled,
             },
             on_frame=stream._on_frame,
@@ -270,9 +293,13 @@ class MarketStream:
     """
 
     def __init__(
-        self, asset_ids: Iterable[str] = (), config: MarketStreamConfig | None = None, *,
+        self,
+        asset_ids: Iterable[str] = (),
+        config: MarketStreamConfig | None = None,
+        *,
         on_event: Callable[[MarketOutput], Awaitable[None] | None] | None = None,
-        on_resnapshot: ResnapshotFn | None = None, clock: Clock | None = None,
+        on_resnapshot: ResnapshotFn | None = None,
+        clock: Clock | None = None,
         rng: random.Random | None = None,
     ) -> None:
         self.config = config or MarketStreamConfig()
@@ -336,13 +363,14 @@ class MarketStream:
                 self.shards.append(shard)
             shard.assets.add(asset)
             self.feeds[asset] = TokenFeed(
-                LocalBook(asset, verify=self.config.verify_hashes), shard.index,
+                LocalBook(asset, verify=self.config.verify_hashes),
+                shard.index,
             )
             added.setdefault(shard.index, []).append(asset)
         for index, assets in added.items():
             shard = self.shards[index]
             if not shard.conn.running:
-                shard.conn.start()   # its first frame lists the assets
+                shard.conn.start()  # its first frame lists the assets
             else:
                 await shard.conn.send_json(self._op("subscribe", assets))
 
@@ -363,7 +391,8 @@ class MarketStream:
 
     def _op(self, operation: str, assets: list[str]) -> dict[str, Any]:
         return {
-            "operation": operation, "assets_ids": assets,
+            "operation": operation,
+            "assets_ids": assets,
             "custom_feature_enabled": self.config.custom_feature_enabled,
         }
 
@@ -379,9 +408,12 @@ class MarketStream:
         feed = self.feeds[asset_id]
         now = self._clock.now_ms()
         return bus.FeedHealth(
-            market_id=feed.book.market or "?", token_id=asset_id,
-            age_ms=now - feed.last_update_ms if feed.last_update_ms else -1, gaps=feed.gaps,
-            hash_mismatches=feed.book.counters.hash_mismatches, resnapshots=feed.resnapshots,
+            market_id=feed.book.market or "?",
+            token_id=asset_id,
+            age_ms=now - feed.last_update_ms if feed.last_update_ms else -1,
+            gaps=feed.gaps,
+            hash_mismatches=feed.book.counters.hash_mismatches,
+            resnapshots=feed.resnapshots,
             timestamp=now,
         )
 
@@ -492,14 +524,14 @@ class MarketStream:
         if self._on_event is not None:
             try:
                 result = self._on_event(out)
-                if inspect.isawaitable(result):
+                if result is not None and inspect.isawaitable(result):
                     await result
             except Exception:
                 # A consumer bug must not take the feed down; it is logged with its traceback.
                 log.exception("market stream callback failed")
             return
         if self._queue.qsize() >= self.config.queue_size:
-            self._queue.get_nowait()   # a slow consumer loses the oldest, never the newest
+            self._queue.get_nowait()  # a slow consumer loses the oldest, never the newest
             self.dropped_events += 1
         self._queue.put_nowait(out)
 
@@ -507,7 +539,7 @@ class MarketStream:
         for asset in shard.assets:
             feed = self.feeds.get(asset)
             if feed is not None:
-                feed.book.reset()   # the resubscribe on reconnect brings a fresh `book`
+                feed.book.reset()  # the resubscribe on reconnect brings a fresh `book`
                 feed.gaps += 1
 
     async def _housekeeping(self) -> None:
@@ -523,5 +555,15 @@ class MarketStream:
                     self._after(asset, feed.book.settle_pending())
             if self.config.health_interval_s > 0 and loop.time() >= next_health:
                 next_health = loop.time() + self.config.health_interval_s
-                for asset in list(self.feeds):
-                    await self._emit(self.health(asset))
+                self._batch_started()
+                try:
+                    for asset in list(self.feeds):
+                        await self._emit(self.health(asset))
+                finally:
+                    self._batch_done()
+
+    def _batch_started(self) -> None:
+        """Many messages follow at once (a subclass may send them as one burst)."""
+
+    def _batch_done(self) -> None:
+        """The messages announced by ``_batch_started`` have all been emitted."""

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
+import orjson
+
 from polybot.bus.messages import MarketResolved, Price, TickSizeChange, Trade
 from polybot.core.errors import VenueError
 
@@ -90,10 +92,10 @@ class BookMsg:
     hash: str
     bids: tuple[WireLevel, ...]
     asks: tuple[WireLevel, ...]
-    tick_size: str | None = None          # absent in 2024 captures and in post-trade books
-    last_trade_price: str | None = None   # absent → keep the last known one
-    min_order_size: str | None = None     # REST only
-    neg_risk: bool | None = None          # REST only
+    tick_size: str | None = None  # absent in 2024 captures and in post-trade books
+    last_trade_price: str | None = None  # absent → keep the last known one
+    min_order_size: str | None = None  # REST only
+    neg_risk: bool | None = None  # REST only
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +118,7 @@ class PriceChangeMsg:
     market: str
     timestamp: str
     entries: tuple[PriceChangeEntry, ...]
-    legacy: bool = False   # pre-2025-09 schema: one message-level hash, no BBO
+    legacy: bool = False  # pre-2025-09 schema: one message-level hash, no BBO
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,17 +192,28 @@ class UnknownEvent:
 
 
 MarketEvent = (
-    BookMsg | PriceChangeMsg | LastTradePriceMsg | TickSizeChangeMsg | BestBidAskMsg
-    | NewMarketMsg | MarketResolvedMsg | UnknownEvent
+    BookMsg
+    | PriceChangeMsg
+    | LastTradePriceMsg
+    | TickSizeChangeMsg
+    | BestBidAskMsg
+    | NewMarketMsg
+    | MarketResolvedMsg
+    | UnknownEvent
 )
 
 
 def split_frame(text: str | bytes) -> list[dict[str, Any]]:
     """Return the JSON objects in one frame (an object or an array of objects)."""
     try:
-        data = json.loads(text)
-    except ValueError as exc:
-        raise VenueError(f"frame is not JSON: {str(text)[:80]!r}") from exc
+        # orjson parses a big frame in half the time; what it refuses but the standard parser
+        # takes (NaN, integers beyond 64 bits, UTF-16 bytes) still goes through ``json``.
+        data = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            raise VenueError(f"frame is not JSON: {str(text)[:80]!r}") from exc
     items = data if isinstance(data, list) else [data]
     if not all(isinstance(item, dict) for item in items):
         raise VenueError("frame holds something other than JSON objects", body=data)
@@ -217,9 +230,12 @@ def parse_book(raw: Mapping[str, Any]) -> BookMsg:
     """Parse a WS ``book`` or a REST ``/book`` body."""
     neg_risk = raw.get("neg_risk")
     return BookMsg(
-        market=_str(raw, "market"), asset_id=_str(raw, "asset_id"),
-        timestamp=_str(raw, "timestamp"), hash=_str(raw, "hash"),
-        bids=_levels(raw.get("bids", [])), asks=_levels(raw.get("asks", [])),
+        market=_str(raw, "market"),
+        asset_id=_str(raw, "asset_id"),
+        timestamp=_str(raw, "timestamp"),
+        hash=_str(raw, "hash"),
+        bids=_levels(raw.get("bids", [])),
+        asks=_levels(raw.get("asks", [])),
         tick_size=raw.get("tick_size"),
         last_trade_price=raw.get("last_trade_price"),
         min_order_size=raw.get("min_order_size"),
@@ -232,9 +248,13 @@ def _parse_price_change(raw: Mapping[str, Any]) -> PriceChangeMsg:
     if "price_changes" in raw:
         entries = tuple(
             PriceChangeEntry(
-                asset_id=_str(c, "asset_id"), price=_str(c, "price"), size=_str(c, "size"),
-                side=_side(c.get("side")), hash=_str(c, "hash"),
-                best_bid=_dec(c.get("best_bid")), best_ask=_dec(c.get("best_ask")),
+                asset_id=_str(c, "asset_id"),
+                price=_str(c, "price"),
+                size=_str(c, "size"),
+                side=_side(c.get("side")),
+                hash=_str(c, "hash"),
+                best_bid=_dec(c.get("best_bid")),
+                best_ask=_dec(c.get("best_ask")),
             )
             for c in raw["price_changes"]
         )
@@ -263,34 +283,49 @@ def parse_market_message(raw: Mapping[str, Any]) -> MarketEvent:
             return _parse_price_change(raw)
         if kind == "last_trade_price":
             return LastTradePriceMsg(
-                _str(raw, "market"), _str(raw, "asset_id"), _req_dec(raw, "price"),
-                _req_dec(raw, "size"), _side(raw.get("side")),
-                int(_dec(raw.get("fee_rate_bps")) or 0), _ms(raw.get("timestamp")),
+                _str(raw, "market"),
+                _str(raw, "asset_id"),
+                _req_dec(raw, "price"),
+                _req_dec(raw, "size"),
+                _side(raw.get("side")),
+                int(_dec(raw.get("fee_rate_bps")) or 0),
+                _ms(raw.get("timestamp")),
                 _str(raw, "transaction_hash"),
             )
         if kind == "tick_size_change":
             return TickSizeChangeMsg(
-                _str(raw, "market"), _str(raw, "asset_id"), _req_dec(raw, "old_tick_size"),
-                _req_dec(raw, "new_tick_size"), _ms(raw.get("timestamp")),
+                _str(raw, "market"),
+                _str(raw, "asset_id"),
+                _req_dec(raw, "old_tick_size"),
+                _req_dec(raw, "new_tick_size"),
+                _ms(raw.get("timestamp")),
             )
         if kind == "best_bid_ask":
             return BestBidAskMsg(
-                _str(raw, "market"), _str(raw, "asset_id"), _dec(raw.get("best_bid")),
-                _dec(raw.get("best_ask")), _dec(raw.get("spread")), _ms(raw.get("timestamp")),
+                _str(raw, "market"),
+                _str(raw, "asset_id"),
+                _dec(raw.get("best_bid")),
+                _dec(raw.get("best_ask")),
+                _dec(raw.get("spread")),
+                _ms(raw.get("timestamp")),
             )
         if kind == "new_market":
             return NewMarketMsg(
                 market=_str(raw, "market") or _str(raw, "condition_id"),
-                question=_str(raw, "question"), slug=_str(raw, "slug"),
+                question=_str(raw, "question"),
+                slug=_str(raw, "slug"),
                 asset_ids=tuple(raw.get("assets_ids") or raw.get("clob_token_ids") or ()),
                 outcomes=tuple(raw.get("outcomes") or ()),
                 tick_size=_dec(raw.get("order_price_min_tick_size")),
-                timestamp=_ms(raw.get("timestamp")), raw=raw,
+                timestamp=_ms(raw.get("timestamp")),
+                raw=raw,
             )
         if kind == "market_resolved":
             return MarketResolvedMsg(
-                _str(raw, "market"), tuple(raw.get("assets_ids") or ()),
-                _str(raw, "winning_asset_id"), _str(raw, "winning_outcome"),
+                _str(raw, "market"),
+                tuple(raw.get("assets_ids") or ()),
+                _str(raw, "winning_asset_id"),
+                _str(raw, "winning_outcome"),
                 _ms(raw.get("timestamp")),
             )
     except (KeyError, TypeError, ValueError, VenueError) as exc:
@@ -301,8 +336,12 @@ def parse_market_message(raw: Mapping[str, Any]) -> MarketEvent:
 def last_trade_to_bus(msg: LastTradePriceMsg) -> Trade:
     """Return the bus ``trade`` print for a ``last_trade_price`` event."""
     return Trade(
-        market_id=msg.market, token_id=msg.asset_id, price=float(msg.price),
-        size=float(msg.size), side=msg.side, timestamp=msg.timestamp,
+        market_id=msg.market,
+        token_id=msg.asset_id,
+        price=float(msg.price),
+        size=float(msg.size),
+        side=msg.side,
+        timestamp=msg.timestamp,
         fee_rate_bps=msg.fee_rate_bps,
     )
 
@@ -310,16 +349,21 @@ def last_trade_to_bus(msg: LastTradePriceMsg) -> Trade:
 def tick_size_to_bus(msg: TickSizeChangeMsg) -> TickSizeChange:
     """Return the bus ``tick_size_change`` message."""
     return TickSizeChange(
-        market_id=msg.market, token_id=msg.asset_id, old_tick_size=float(msg.old_tick_size),
-        new_tick_size=float(msg.new_tick_size), timestamp=msg.timestamp,
+        market_id=msg.market,
+        token_id=msg.asset_id,
+        old_tick_size=float(msg.old_tick_size),
+        new_tick_size=float(msg.new_tick_size),
+        timestamp=msg.timestamp,
     )
 
 
 def resolved_to_bus(msg: MarketResolvedMsg) -> MarketResolved:
     """Return the bus ``market_resolved`` message."""
     return MarketResolved(
-        market_id=msg.market, winning_token_id=msg.winning_asset_id,
-        winning_outcome=msg.winning_outcome, timestamp=msg.timestamp,
+        market_id=msg.market,
+        winning_token_id=msg.winning_asset_id,
+        winning_outcome=msg.winning_outcome,
+        timestamp=msg.timestamp,
     )
 
 
@@ -328,8 +372,12 @@ def best_bid_ask_to_bus(msg: BestBidAskMsg) -> Price:
     bid = msg.best_bid if msg.best_bid is not None else Decimal(0)
     ask = msg.best_ask if msg.best_ask is not None else Decimal(1)
     return Price(
-        market_id=msg.market, token_id=msg.asset_id, bid=float(bid), ask=float(ask),
-        mid=float((bid + ask) / 2), timestamp=msg.timestamp,
+        market_id=msg.market,
+        token_id=msg.asset_id,
+        bid=float(bid),
+        ask=float(ask),
+        mid=float((bid + ask) / 2),
+        timestamp=msg.timestamp,
     )
 
 
@@ -341,7 +389,7 @@ def best_bid_ask_to_bus(msg: BestBidAskMsg) -> Price:
 class OrderEvent:
     """User ``order`` event. Absent numbers (``""``) are ``None``."""
 
-    type: str                 # PLACEMENT | UPDATE | CANCELLATION
+    type: str  # PLACEMENT | UPDATE | CANCELLATION
     order_id: str
     owner: str
     market: str
@@ -350,7 +398,7 @@ class OrderEvent:
     price: Decimal | None
     original_size: Decimal | None
     size_matched: Decimal | None
-    status: str               # CANCELED_<reason> is split: status CANCELED_…, see status_base
+    status: str  # CANCELED_<reason> is split: status CANCELED_…, see status_base
     order_type: str
     outcome: str
     maker_address: str
@@ -378,7 +426,7 @@ class MakerOrder:
     price: Decimal
     asset_id: str
     outcome: str
-    side: Side | None          # present in newer events only
+    side: Side | None  # present in newer events only
     fee_rate_bps: int
 
 
@@ -394,7 +442,7 @@ class TradeEvent:
     price: Decimal
     size: Decimal
     status: str
-    trader_side: str          # TAKER | MAKER
+    trader_side: str  # TAKER | MAKER
     owner: str
     trade_owner: str
     maker_address: str
@@ -415,36 +463,55 @@ def parse_user_message(raw: Mapping[str, Any]) -> UserEvent:
     try:
         if kind == "order":
             return OrderEvent(
-                type=_str(raw, "type"), order_id=_str(raw, "id"), owner=_str(raw, "owner"),
-                market=_str(raw, "market"), asset_id=_str(raw, "asset_id"),
-                side=_side(raw.get("side")), price=_dec(raw.get("price")),
+                type=_str(raw, "type"),
+                order_id=_str(raw, "id"),
+                owner=_str(raw, "owner"),
+                market=_str(raw, "market"),
+                asset_id=_str(raw, "asset_id"),
+                side=_side(raw.get("side")),
+                price=_dec(raw.get("price")),
                 original_size=_dec(raw.get("original_size")),
-                size_matched=_dec(raw.get("size_matched")), status=_str(raw, "status"),
-                order_type=_str(raw, "order_type"), outcome=_str(raw, "outcome"),
-                maker_address=_str(raw, "maker_address"), timestamp=_ms(raw.get("timestamp")),
+                size_matched=_dec(raw.get("size_matched")),
+                status=_str(raw, "status"),
+                order_type=_str(raw, "order_type"),
+                outcome=_str(raw, "outcome"),
+                maker_address=_str(raw, "maker_address"),
+                timestamp=_ms(raw.get("timestamp")),
             )
         if kind == "trade":
             makers = tuple(
                 MakerOrder(
-                    order_id=_str(m, "order_id"), owner=_str(m, "owner"),
+                    order_id=_str(m, "order_id"),
+                    owner=_str(m, "owner"),
                     maker_address=_str(m, "maker_address"),
-                    matched_amount=_req_dec(m, "matched_amount"), price=_req_dec(m, "price"),
-                    asset_id=_str(m, "asset_id"), outcome=_str(m, "outcome"),
+                    matched_amount=_req_dec(m, "matched_amount"),
+                    price=_req_dec(m, "price"),
+                    asset_id=_str(m, "asset_id"),
+                    outcome=_str(m, "outcome"),
                     side=_side(m["side"]) if m.get("side") else None,
                     fee_rate_bps=int(_dec(m.get("fee_rate_bps")) or 0),
                 )
                 for m in raw.get("maker_orders") or ()
             )
             return TradeEvent(
-                trade_id=_str(raw, "id"), taker_order_id=_str(raw, "taker_order_id"),
-                market=_str(raw, "market"), asset_id=_str(raw, "asset_id"),
-                side=_side(raw.get("side")), price=_req_dec(raw, "price"),
-                size=_req_dec(raw, "size"), status=_str(raw, "status"),
-                trader_side=_str(raw, "trader_side", "TAKER"), owner=_str(raw, "owner"),
-                trade_owner=_str(raw, "trade_owner"), maker_address=_str(raw, "maker_address"),
-                outcome=_str(raw, "outcome"), fee_rate_bps=int(_dec(raw.get("fee_rate_bps")) or 0),
-                match_time_ms=_ms(raw.get("match_time")), timestamp=_ms(raw.get("timestamp")),
-                transaction_hash=_str(raw, "transaction_hash"), maker_orders=makers,
+                trade_id=_str(raw, "id"),
+                taker_order_id=_str(raw, "taker_order_id"),
+                market=_str(raw, "market"),
+                asset_id=_str(raw, "asset_id"),
+                side=_side(raw.get("side")),
+                price=_req_dec(raw, "price"),
+                size=_req_dec(raw, "size"),
+                status=_str(raw, "status"),
+                trader_side=_str(raw, "trader_side", "TAKER"),
+                owner=_str(raw, "owner"),
+                trade_owner=_str(raw, "trade_owner"),
+                maker_address=_str(raw, "maker_address"),
+                outcome=_str(raw, "outcome"),
+                fee_rate_bps=int(_dec(raw.get("fee_rate_bps")) or 0),
+                match_time_ms=_ms(raw.get("match_time")),
+                timestamp=_ms(raw.get("timestamp")),
+                transaction_hash=_str(raw, "transaction_hash"),
+                maker_orders=makers,
             )
     except (KeyError, TypeError, ValueError, VenueError) as exc:
         raise VenueError(f"malformed {kind} message: {exc}", body=dict(raw)) from exc

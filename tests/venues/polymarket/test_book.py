@@ -8,14 +8,18 @@ from typing import Any
 
 import pytest
 from fixture_files import load_fixture
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from polybot.bus import codec
 from polybot.venues.polymarket.book import BookState, LocalBook, complement_price
+from polybot.venues.polymarket.book_hash import book_hash
 from polybot.venues.polymarket.ws_parse import (
     BookMsg,
     PriceChangeEntry,
     PriceChangeMsg,
     TickSizeChangeMsg,
+    WireLevel,
     parse_book,
     parse_market_message,
 )
@@ -25,7 +29,7 @@ BURST: list[dict[str, Any]] = load_fixture(
 )
 ASSET_A = BURST[0]["asset_id"]
 ASSET_B = next(c["asset_id"] for c in BURST[1]["price_changes"] if c["asset_id"] != ASSET_A)
-MATCH_TS = "1790658827000"   # frames 47-49 share it: one taker order sweeping two bids
+MATCH_TS = "1790658827000"  # frames 47-49 share it: one taker order sweeping two bids
 
 
 def _messages() -> list[BookMsg | PriceChangeMsg]:
@@ -41,7 +45,8 @@ def _replay(book: LocalBook, asset: str, frames: list[BookMsg | PriceChangeMsg])
                 book.apply_book(msg)
         else:
             result = book.apply_price_change(
-                msg.timestamp, [e for e in msg.entries if e.asset_id == asset],
+                msg.timestamp,
+                [e for e in msg.entries if e.asset_id == asset],
             )
             assert result.applied
             assert result.resnapshot is None
@@ -71,8 +76,8 @@ def test_burst_replays_to_the_final_book_with_every_reproducible_hash() -> None:
     assert counts == {"match": 46, "match_inferred_ltp": 1, "deferred": 2, "confirmed_later": 2}
     not_plain = [o for o in _outcomes(book) if o[2] != "match"]
     assert not_plain == [
-        (MATCH_TS, "0.301", "deferred"),            # frame 47: SELL 0.301 rests 45.83
-        (MATCH_TS, "0.311", "deferred"),            # frame 48: bid 0.311 swept
+        (MATCH_TS, "0.301", "deferred"),  # frame 47: SELL 0.301 rests 45.83
+        (MATCH_TS, "0.311", "deferred"),  # frame 48: bid 0.311 swept
         (MATCH_TS, "0.301", "match_inferred_ltp"),  # frame 49: bid 0.301 swept → post-match
         (MATCH_TS, "0.301", "confirmed_later"),
         (MATCH_TS, "0.311", "confirmed_later"),
@@ -85,7 +90,9 @@ def test_mid_match_hashes_are_the_post_match_hash() -> None:
     # Why frames 47/48 cannot reproduce: all three same-timestamp frames carry one hash, which is
     # the hash of the final (post-match) book.
     hashes = {
-        c["hash"] for frame in BURST[47:50] for c in frame["price_changes"]
+        c["hash"]
+        for frame in BURST[47:50]
+        for c in frame["price_changes"]
         if c["asset_id"] == ASSET_A
     }
     assert hashes == {BURST[50]["hash"]}
@@ -111,7 +118,7 @@ def test_complementary_token_is_the_exact_mirror() -> None:
     # The mirrored token's hashes reproduce from the mirror alone, same pattern as token A.
     counts = Counter(outcome for _, _, outcome in _outcomes(b_book))
     assert counts == {"match": 46, "match_inferred_ltp": 1, "deferred": 2, "confirmed_later": 2}
-    assert b_book.last_trade_price == "0.301"   # the same string as token A, not 1 − 0.301
+    assert b_book.last_trade_price == "0.301"  # the same string as token A, not 1 − 0.301
 
 
 def test_rest_and_ws_snapshot_fixtures_verify() -> None:
@@ -163,11 +170,12 @@ def test_hash_mismatch_drops_the_book_and_requests_a_resnapshot() -> None:
     corrupted = PriceChangeEntry(entry.asset_id, entry.price, "999", entry.side, entry.hash)
     first = book.apply_price_change(bad.timestamp, [corrupted])
     assert first.resnapshot is None
-    assert book.state is BookState.PENDING      # could still be a match burst
+    assert book.state is BookState.PENDING  # could still be a match burst
     nxt = msgs[2]
     assert isinstance(nxt, PriceChangeMsg)
     result = book.apply_price_change(
-        nxt.timestamp, [e for e in nxt.entries if e.asset_id == ASSET_A],
+        nxt.timestamp,
+        [e for e in nxt.entries if e.asset_id == ASSET_A],
     )
     assert result.resnapshot == "hash_mismatch"
     assert book.state is BookState.INVALID
@@ -188,7 +196,9 @@ def test_unconfirmed_deferral_is_settled_as_a_mismatch() -> None:
     msg = msgs[1]
     assert isinstance(msg, PriceChangeMsg)
     entry = next(e for e in msg.entries if e.asset_id == ASSET_A)
-    book.apply_price_change(msg.timestamp, [PriceChangeEntry(ASSET_A, "0.2", "1", "BUY", entry.hash)])
+    book.apply_price_change(
+        msg.timestamp, [PriceChangeEntry(ASSET_A, "0.2", "1", "BUY", entry.hash)]
+    )
     assert book.settle_pending().resnapshot == "hash_mismatch"
     assert book.state is BookState.INVALID
 
@@ -197,7 +207,9 @@ def test_snapshot_with_other_hash_heals_a_deferral_but_counts_it() -> None:
     book, msgs = _synced_a()
     msg = msgs[1]
     assert isinstance(msg, PriceChangeMsg)
-    book.apply_price_change(msg.timestamp, [PriceChangeEntry(ASSET_A, "0.2", "1", "BUY", "00" * 20)])
+    book.apply_price_change(
+        msg.timestamp, [PriceChangeEntry(ASSET_A, "0.2", "1", "BUY", "00" * 20)]
+    )
     first = msgs[0]
     assert isinstance(first, BookMsg)
     assert book.apply_book(first).resnapshot is None
@@ -229,6 +241,80 @@ def test_snapshot_message_orders_best_first_and_encodes() -> None:
     assert codec.decode(codec.encode(snap)) == snap
 
 
-@pytest.mark.parametrize(("price", "expected"), [("0.301", "0.699"), ("0.3", "0.7"), ("0.001", "0.999")])
+@pytest.mark.parametrize(
+    ("price", "expected"), [("0.301", "0.699"), ("0.3", "0.7"), ("0.001", "0.999")]
+)
 def test_complement_price(price: str, expected: str) -> None:
     assert complement_price(price) == expected
+
+
+# ---- the cached hash path against the reference recipe ---------------------------------------
+
+_PRICES = [f"0.{n:02d}" for n in range(1, 100)] + ["0.5", "0.500", "0.301", "0.0001"]
+_wire_level = st.tuples(st.sampled_from(_PRICES), st.sampled_from(["0", "5", "12.5", "100"]))
+_text = st.text(max_size=12)  # quotes, backslashes, control and non-ASCII characters included
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    bids=st.lists(_wire_level, max_size=12),
+    asks=st.lists(_wire_level, max_size=12),
+    changes=st.lists(st.tuples(st.booleans(), _wire_level), max_size=25),
+    market=_text,
+    asset=_text,
+    ts=_text,
+    ltp=_text,
+    min_size=st.sampled_from(["5", "1", "15"]),
+    tick=st.sampled_from(["0.01", "0.001"]),
+    neg_risk=st.booleans(),
+)
+def test_the_book_hash_from_cached_levels_is_the_reference_recipe(
+    bids: list[tuple[str, str]],
+    asks: list[tuple[str, str]],
+    changes: list[tuple[bool, tuple[str, str]]],
+    market: str,
+    asset: str,
+    ts: str,
+    ltp: str,
+    min_size: str,
+    tick: str,
+    neg_risk: bool,
+) -> None:
+    book = LocalBook(
+        asset, market=market, min_order_size=min_size, neg_risk=neg_risk, tick_size=tick
+    )
+    book.apply_book(
+        BookMsg(
+            market=market,
+            asset_id=asset,
+            timestamp=ts,
+            hash="",
+            bids=tuple(WireLevel(p, s) for p, s in bids),
+            asks=tuple(WireLevel(p, s) for p, s in asks),
+        )
+    )
+    book.apply_last_trade(ltp)
+
+    def reference() -> str:
+        return book_hash(
+            market=market,
+            asset_id=asset,
+            timestamp=ts,
+            bids=book.wire_bids(),  # type: ignore[arg-type]
+            asks=book.wire_asks(),
+            min_order_size=min_size,
+            tick_size=tick,  # type: ignore[arg-type]
+            neg_risk=neg_risk,
+            last_trade_price=ltp,
+        )
+
+    assert book.compute_hash(ts) == reference()
+    for buy, (price, size) in changes:
+        entry = PriceChangeEntry(asset, price, size, "BUY" if buy else "SELL")
+        assert book.apply_price_change(ts, [entry]).applied
+        assert book.compute_hash(ts) == reference()
+        bid_prices = [Decimal(lv["price"]) for lv in book.wire_bids()]
+        ask_prices = [Decimal(lv["price"]) for lv in book.wire_asks()]
+        assert bid_prices == sorted(bid_prices)  # wire order: bids ascending, asks descending
+        assert ask_prices == sorted(ask_prices, reverse=True)
+        assert book.top() == (max(bid_prices, default=None), min(ask_prices, default=None))

@@ -25,7 +25,7 @@ def _objects(name: str) -> list[dict[str, Any]]:
 
 
 def test_fixture_set_is_complete() -> None:
-    assert len(WS_FIXTURES) == 15   # 9 from 2024, 6 from 2026 (SOURCES.txt)
+    assert len(WS_FIXTURES) == 15  # 9 from 2024, 6 from 2026 (SOURCES.txt)
 
 
 @pytest.mark.parametrize("name", WS_FIXTURES)
@@ -35,7 +35,7 @@ def test_every_ws_fixture_parses(name: str) -> None:
             event: object = wp.parse_user_message(raw)
         elif "event_type" in raw:
             event = wp.parse_market_message(raw)
-        else:   # the 2026-08-13 capture is a bare book body without event_type
+        else:  # the 2026-08-13 capture is a bare book body without event_type
             event = wp.parse_book(raw)
         assert not isinstance(event, wp.UnknownEvent), name
 
@@ -75,14 +75,21 @@ def test_legacy_price_change_schemas() -> None:
     (entry,) = flat.entries
     assert (entry.price, entry.size, entry.side) == ("0.514", "21574.08", "SELL")
     assert entry.hash == "bf32b3746fff40c76c98021b7f3f07261169dd26"
-    nested = wp.parse_market_message({
-        "event_type": "price_change", "asset_id": "1", "market": "0xm", "hash": "h",
-        "timestamp": "5", "changes": [
-            {"price": "0.1", "side": "BUY", "size": "1"}, {"price": "0.2", "side": "SELL", "size": "0"},
-        ],
-    })
+    nested = wp.parse_market_message(
+        {
+            "event_type": "price_change",
+            "asset_id": "1",
+            "market": "0xm",
+            "hash": "h",
+            "timestamp": "5",
+            "changes": [
+                {"price": "0.1", "side": "BUY", "size": "1"},
+                {"price": "0.2", "side": "SELL", "size": "0"},
+            ],
+        }
+    )
     assert isinstance(nested, wp.PriceChangeMsg)
-    assert [e.hash for e in nested.entries] == ["", "h"]   # the message hash is the end state
+    assert [e.hash for e in nested.entries] == ["", "h"]  # the message hash is the end state
 
 
 def test_market_messages_to_bus() -> None:
@@ -124,13 +131,14 @@ def test_order_events_and_cancel_reasons() -> None:
     assert isinstance(killed, wp.OrderEvent)
     assert killed.status_base == "CANCELED"
     assert killed.status_reason.startswith("order couldn't be fully filled")
-    assert killed.size_matched is None          # "" on the wire
+    assert killed.size_matched is None  # "" on the wire
     update = order_to_bus(killed)
     assert (update.status, update.size_matched, update.order_type) == ("CANCELED", 0, "FOK")
     assert update.client_order_id == killed.order_id
     assert codec.decode(codec.encode(update)) == update
-    resolved = wp.parse_user_message({**load_fixture("nt2024_ws_order_cancel.json"),
-                                      "status": "CANCELED_MARKET_RESOLVED"})
+    resolved = wp.parse_user_message(
+        {**load_fixture("nt2024_ws_order_cancel.json"), "status": "CANCELED_MARKET_RESOLVED"}
+    )
     assert isinstance(resolved, wp.OrderEvent)
     assert resolved.status_reason == "MARKET_RESOLVED"
 
@@ -139,11 +147,16 @@ def test_taker_trade_fill() -> None:
     trade = wp.parse_user_message(load_fixture("nt2024_ws_user_trade2.json"))
     assert isinstance(trade, wp.TradeEvent)
     (fill,) = own_fills(trade, api_key="nobody")
-    assert (fill.liquidity, fill.side, fill.price, fill.size) == ("TAKER", "BUY", Decimal("0.52"), 5)
+    assert (fill.liquidity, fill.side, fill.price, fill.size) == (
+        "TAKER",
+        "BUY",
+        Decimal("0.52"),
+        5,
+    )
     assert fill.order_id == trade.taker_order_id
     fees = FeeSchedule(rate=Decimal("0.07"))
     bus_fill = fill_to_bus(fill, fees=fees)
-    assert bus_fill.fee == Decimal("0.08736")   # 5 × 0.07 × 0.52 × 0.48, floored to 1e-5
+    assert bus_fill.fee == Decimal("0.08736")  # 5 × 0.07 × 0.52 × 0.48, floored to 1e-5
     assert codec.decode(codec.encode(bus_fill)) == bus_fill
 
 
@@ -166,7 +179,7 @@ def test_maker_fills_including_the_complementary_token() -> None:
 def test_explicit_maker_side_and_seconds_timestamp() -> None:
     trade = wp.parse_user_message(load_fixture("nt2024_ws_user_trade3.json"))
     assert isinstance(trade, wp.TradeEvent)
-    assert trade.timestamp == 1762776436000   # sent in seconds; normalised to ms
+    assert trade.timestamp == 1762776436000  # sent in seconds; normalised to ms
     (fill,) = own_fills(trade, addresses=["0xa3d82ed56f4c68d2328fb8c29e568ba2caf7d7c8"])
     assert (fill.side, fill.status) == ("BUY", "CONFIRMED")
 
@@ -175,9 +188,23 @@ def test_malformed_known_message_raises() -> None:
     with pytest.raises(VenueError, match=r"malformed last_trade_price.*'price'"):
         wp.parse_market_message({"event_type": "last_trade_price", "side": "BUY"})
     with pytest.raises(VenueError, match="bad side"):
-        wp.parse_market_message({"event_type": "price_change", "price_changes": [
-            {"asset_id": "1", "price": "0.1", "size": "1", "side": "HOLD"}]})
+        wp.parse_market_message(
+            {
+                "event_type": "price_change",
+                "price_changes": [{"asset_id": "1", "price": "0.1", "size": "1", "side": "HOLD"}],
+            }
+        )
 
 
 def test_fixture_dir_is_the_shared_one() -> None:
     assert Path(FIXTURES_DIR).name == "polymarket"
+
+
+def test_split_frame_takes_whatever_the_standard_json_parser_takes() -> None:
+    # The fast parser refuses NaN and integers beyond 64 bits; those frames still parse.
+    items = wp.split_frame('[{"event_type": "x", "v": NaN, "n": 123456789012345678901234567890}]')
+    assert items[0]["n"] == 123456789012345678901234567890
+    assert items[0]["v"] != items[0]["v"]  # NaN
+    assert wp.split_frame(b'{"event_type": "book"}') == [{"event_type": "book"}]
+    with pytest.raises(VenueError, match="not JSON"):
+        wp.split_frame("{not json")
