@@ -330,21 +330,37 @@ def http_requests(chunks: list[tuple[int, bytes]]) -> Iterator[tuple[int, str, b
 
 
 def frame_updates(t0: int, text: str) -> Iterator[tuple[str, int, int]]:
-    """Yield ``(token, ts, t0)`` for each token a venue frame (book or price_change) updates."""
+    """Yield ``(token, ts, t0)`` for each book message the scanner publishes for a venue frame.
+
+    The scanner conflates a frame per token (``polybot.marketdata.conflate``): a ``book`` is one
+    message, and each run of ``price_change`` between two of the token's other messages is one net
+    delta carrying the run's last timestamp.
+    """
     try:
         data = json.loads(text)
     except ValueError:
         return
+    updates: list[list[Any]] = []  # [token, ts] in the order the scanner publishes them
+    open_run: dict[str, int] = {}  # token → index of its open delta in ``updates``
     for event in data if isinstance(data, list) else [data]:
-        if not isinstance(event, dict) or event.get("event_type") not in ("book", "price_change"):
+        if not isinstance(event, dict):
             continue
-        ts = int(event.get("timestamp") or 0)
-        if event.get("event_type") == "book":
-            yield str(event.get("asset_id")), ts, t0
-            continue
-        # One bus delta per token of the message, in the order the scanner publishes them.
-        for asset in dict.fromkeys(str(c.get("asset_id")) for c in event["price_changes"]):
-            yield asset, ts, t0
+        kind, ts = event.get("event_type"), int(event.get("timestamp") or 0)
+        if kind in ("book", "last_trade_price", "tick_size_change"):
+            token = str(event.get("asset_id"))
+            open_run.pop(token, None)
+            if kind == "book":
+                updates.append([token, ts])
+        elif kind == "price_change":
+            for token in dict.fromkeys(str(c.get("asset_id")) for c in event["price_changes"]):
+                at = open_run.get(token)
+                if at is None:
+                    open_run[token] = len(updates)
+                    updates.append([token, ts])
+                else:
+                    updates[at][1] = ts
+    for token, ts in updates:
+        yield token, ts, t0
 
 
 def order_of(body: bytes) -> tuple[str, int] | None:

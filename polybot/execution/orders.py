@@ -10,6 +10,12 @@ looked up at the venue; a signal with no row was never acted on (nothing left th
 The executor is the only writer of these two tables, so the store keeps the rows it works with in
 memory — every open order, and recently touched ones — and writes through with single SQL
 statements: the hot path reads nothing back from SQLite.
+
+Writes are on the decision path, so they are cheap: every statement is built once (bound
+parameters, compiled once by SQLAlchemy's cache) and run on one connection the store keeps open.
+Building a statement per call (``insert(...).values(...)``) and checking a connection out of the
+pool per transaction cost ~0.5 ms of CPU per write (bench/tick_to_order.py); now it is ~0.1 ms.
+The store is used from the executor's event loop only (one thread).
 """
 
 from __future__ import annotations
@@ -20,9 +26,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Engine, Update, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Insert,
+    Table,
+    Update,
+    bindparam,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -39,8 +55,22 @@ TERMINAL_SIGNAL = (
 RECENT_ORDERS = 4096  # closed orders kept in memory (late fills and updates find them there)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
-_ORDERS = Order.__table__
+_ORDERS = cast(Table, Order.__table__)
+_SIGNALS = cast(Table, SignalJournalEntry.__table__)
 ZERO = Decimal(0)
+_INSERT_SIGNAL: Insert = insert(_SIGNALS)
+_INSERT_ORDER: Insert = insert(_ORDERS)
+_ORDER_COLUMNS = tuple(c.key for c in _ORDERS.columns if c.key != "id")
+_UPDATE_ORDER: Update = (
+    update(_ORDERS)
+    .where(_ORDERS.c.client_order_id == bindparam("coid"))
+    .values(
+        status=bindparam("status"),
+        reason=bindparam("reason"),
+        submitted_at=bindparam("submitted_at"),
+        updated_at=bindparam("updated_at"),
+    )
+)
 
 
 class DuplicateSignal(Exception):
@@ -69,12 +99,24 @@ class OrderStore:
         if not isinstance(bind, Engine):
             raise TypeError("the session factory must be bound to an Engine")
         self.engine: Engine = bind
+        self._connection: Connection | None = None  # the writer's own, opened on first write
         self.account = account
         self.venue = venue
         self._open: dict[str, Order] = {}
         self._recent: OrderedDict[str, Order] = OrderedDict()
         self._by_venue: dict[str, str] = {}
         self._load_open()
+
+    def _writer(self) -> Connection:
+        if self._connection is None or self._connection.closed:
+            self._connection = self.engine.connect()
+        return self._connection
+
+    def close(self) -> None:
+        """Close the writer's connection (it reopens on the next write)."""
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
 
     # ---- the signal journal -----------------------------------------------------------------------
 
@@ -102,11 +144,10 @@ class OrderStore:
         ``fields``: ``signal_id``, ``strategy``, ``market_id``, ``token_id``, ``action`` and the
         exact ``price_exact``/``size_exact`` (None when the sender's float has no exact decimal).
         """
+        connection = self._writer()
         try:
-            with self.engine.begin() as connection:
-                connection.execute(
-                    insert(SignalJournalEntry), [self._signal_row(fields, status, reason, payload)]
-                )
+            with connection.begin():
+                connection.execute(_INSERT_SIGNAL, self._signal_row(fields, status, reason, payload))
         except IntegrityError as exc:
             raise DuplicateSignal(fields["signal_id"]) from exc
 
@@ -159,11 +200,12 @@ class OrderStore:
             submitted_at=None,
             updated_at=stamp,
         )
-        row = {c.key: getattr(order, c.key) for c in _ORDERS.columns if c.key != "id"}
+        row = {key: getattr(order, key) for key in _ORDER_COLUMNS}
+        connection = self._writer()
         try:
-            with self.engine.begin() as connection:
-                connection.execute(insert(SignalJournalEntry), [signal_row])
-                result = connection.execute(insert(Order).values(row))
+            with connection.begin():
+                connection.execute(_INSERT_SIGNAL, signal_row)
+                result = connection.execute(_INSERT_ORDER, row)
         except IntegrityError as exc:
             raise DuplicateSignal(plan.signal_id) from exc
         key = result.inserted_primary_key
@@ -177,7 +219,8 @@ class OrderStore:
         values: dict[str, Any] = {"status": status}
         if reason:
             values["reason"] = reason
-        with self.engine.begin() as connection:
+        connection = self._writer()
+        with connection.begin():
             connection.execute(
                 update(SignalJournalEntry)
                 .where(SignalJournalEntry.signal_id == signal_id)
@@ -201,8 +244,9 @@ class OrderStore:
     ) -> bool:
         """Move a signal to ``status`` unless it already is in one of ``unless``; True if moved."""
         move = SignalMove(status, reason, tuple(unless))
-        with self.engine.begin() as connection:
-            result = connection.execute(move.statement(signal_id))
+        connection = self._writer()
+        with connection.begin():
+            result = connection.execute(*move.statement(signal_id))
         return bool(result.rowcount)
 
     # ---- orders -----------------------------------------------------------------------------------
@@ -305,12 +349,18 @@ class OrderStore:
             values["reason"] = reason
         if submitted and order.submitted_at is None:
             values["submitted_at"] = now
-        with self.engine.begin() as connection:
-            connection.execute(
-                update(Order).where(Order.client_order_id == client_order_id).values(**values)
-            )
+        row = {
+            "coid": client_order_id,
+            "status": values.get("status", order.status),
+            "reason": values.get("reason", order.reason),
+            "submitted_at": values.get("submitted_at", order.submitted_at),
+            "updated_at": now,
+        }
+        connection = self._writer()
+        with connection.begin():
+            connection.execute(_UPDATE_ORDER, row)
             if signal is not None and order.signal_id:
-                connection.execute(signal.statement(order.signal_id))
+                connection.execute(*signal.statement(order.signal_id))
         for key, value in values.items():
             setattr(order, key, value)
         self._remember(order)
@@ -325,16 +375,28 @@ class SignalMove:
     reason: str = ""
     unless: tuple[str, ...] = TERMINAL_SIGNAL
 
-    def statement(self, signal_id: str) -> Update:
-        """Return the UPDATE that makes the move."""
-        values: dict[str, Any] = {"status": self.status}
+    def statement(self, signal_id: str) -> tuple[Update, dict[str, Any]]:
+        """Return the UPDATE that makes the move and its parameters."""
+        params: dict[str, Any] = {"sid": signal_id, "status": self.status, "unless": self.unless}
         if self.reason:
-            values["reason"] = self.reason
-        return (
-            update(SignalJournalEntry)
-            .where(
-                SignalJournalEntry.signal_id == signal_id,
-                SignalJournalEntry.status.not_in(list(self.unless)),
-            )
-            .values(**values)
+            params["reason"] = self.reason
+            return _MOVE_SIGNAL_WITH_REASON, params
+        return _MOVE_SIGNAL, params
+
+
+def _move_signal(*, with_reason: bool) -> Update:
+    values: dict[str, Any] = {"status": bindparam("status")}
+    if with_reason:
+        values["reason"] = bindparam("reason")
+    return (
+        update(_SIGNALS)
+        .where(
+            _SIGNALS.c.signal_id == bindparam("sid"),
+            _SIGNALS.c.status.not_in(bindparam("unless", expanding=True)),
         )
+        .values(**values)
+    )
+
+
+_MOVE_SIGNAL = _move_signal(with_reason=False)
+_MOVE_SIGNAL_WITH_REASON = _move_signal(with_reason=True)

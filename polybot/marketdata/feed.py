@@ -3,7 +3,7 @@
 * ``ScannerStream`` (sharded market-channel sockets, PING, stale detection, reconnect and
   resubscribe) keeps one hash-verified ``LocalBook`` per token.
 * Every message it produces is published on ``prices.pub``: the seed's ``price`` on each
-  top-of-book change, ``book`` snapshots, ``book_delta``, ``trade``, ``tick_size_change``,
+  top-of-book change (per frame, see below), ``book`` snapshots, ``book_delta``, ``trade``, ``tick_size_change``,
   ``market_resolved`` and periodic ``feed_health`` per token.
 * A book that needs a resnapshot (hash mismatch, tick change, unsettled match) is fetched over
   REST ``/book`` and installed; if REST fails the token is resubscribed on its socket instead.
@@ -12,14 +12,10 @@
   brings streaming back, and polling stops by itself.
 * Every frame is recorded raw and every market message normalized, with its receive time.
 
-Publishing in bursts: one venue frame often carries dozens of book changes (a re-quote moves
-every level of a market at once). A publish costs little once NNG is busy with a burst, but a
-lot for a lone message (its pipes are idle, so the send runs inline and wakes every
-subscriber), so while a frame is being handled the feed sends like Nagle's algorithm: a message
-goes out at once when nothing was sent in the last ``BURST_NS``, and otherwise waits with the
-others until that much time has passed or the frame is done. So a frame's first message is never
-held, a big frame leaves in a few bursts, and nothing outlives its frame. Order and sequence
-numbers are unchanged.
+One frame, one state: the messages a frame makes are held while it is handled and published
+when it is done, conflated per token (``polybot.marketdata.conflate``): one net ``book_delta`` and
+at most one ``price`` per token and frame. The recording keeps what was published (and the raw
+frames), so a replay feeds strategies exactly what the live bus did.
 """
 
 from __future__ import annotations
@@ -28,7 +24,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
@@ -48,6 +43,7 @@ from polybot.bus.messages import (
 from polybot.bus.nng import Publisher
 from polybot.core.clock import Clock, WallClock
 from polybot.core.errors import BusError, VenueError
+from polybot.marketdata.conflate import conflate
 from polybot.marketdata.deadletters import DeadLetters
 from polybot.marketdata.recording import FeedRecording
 from polybot.marketdata.stream import ScannerStream
@@ -59,7 +55,6 @@ from polybot.venues.polymarket.ws_market import MarketOutput, MarketStreamConfig
 log = logging.getLogger(__name__)
 
 CountFn = Callable[[str, int], None]
-BURST_NS = 250_000  # at most one send burst per this much time while a frame is handled
 _COUNTER_OF: dict[type[Message], str] = {
     Price: "prices_published",
     BookSnapshot: "books_published",
@@ -131,11 +126,10 @@ class MarketFeed:
             clock=clock or WallClock(),
             on_raw=self._on_raw,
             on_bad=self._on_bad,
-            on_item_done=self._on_item_done,
+            on_frame_done=self._on_frame_done,
             ignore=(wp.BestBidAskMsg,),  # prices come from the verified book (see _on_event)
         )
         self._held: list[Message] = []  # messages of the frame being handled, not sent yet
-        self._sent_at = 0  # perf_counter_ns of the last send (burst or lone message)
         self.latest: dict[str, Price] = {}
         self._last_levels: dict[str, tuple[list[Level], list[Level]]] = {}
         self._down_since: dict[int, float] = {}
@@ -200,8 +194,6 @@ class MarketFeed:
 
     def _on_event(self, out: MarketOutput) -> None:
         if type(out) is BookDelta:  # most messages: straight through
-            if self.recording is not None:
-                self.recording.message(out, self.stream.received_ns)
             self._publish(out)
             return
         if isinstance(out, wp.NewMarketMsg):
@@ -211,41 +203,41 @@ class MarketFeed:
             return
         if isinstance(out, wp.BestBidAskMsg | wp.UnknownEvent):
             return  # prices come from the verified book; unknown events are in the raw recording
-        if isinstance(out, Price):
-            self.latest[out.token_id] = out
-        elif isinstance(out, BookSnapshot):
+        if isinstance(out, BookSnapshot):
             levels = (out.bids, out.asks)
             if self._last_levels.get(out.token_id) == levels and self._polling(out.token_id):
                 return  # a poll of an unchanged book: nothing new to say
             self._last_levels[out.token_id] = levels
         elif isinstance(out, MarketResolved) and self._on_resolved is not None:
             self._on_resolved(out)
-        if self.recording is not None:
-            self.recording.message(out, self.stream.received_ns)
         self._publish(out)
 
     def _publish(self, message: Message) -> None:
         if self.stream.in_frame:
-            now = time.perf_counter_ns()
-            if self._held or now - self._sent_at < BURST_NS:
-                self._held.append(message)  # goes with the next burst
-                return
-            self._sent_at = now
-        elif self._held:
+            self._held.append(message)  # published, conflated, when the frame is done
+            return
+        if self._held:
             self._send_held()
         self._send(message)
 
-    def _on_item_done(self, frame_done: bool) -> None:
-        if self._held and (frame_done or time.perf_counter_ns() - self._sent_at >= BURST_NS):
+    def _on_frame_done(self) -> None:
+        if self._held:
             self._send_held()
 
     def _send_held(self) -> None:
         held, self._held = self._held, []
-        self._sent_at = time.perf_counter_ns()
-        for message in held:
+        messages, merged = conflate(held, self.latest)
+        if merged:
+            self._count("messages_conflated", merged)
+        for message in messages:
             self._send(message)
 
     def _send(self, message: Message) -> None:
+        if type(message) is Price:
+            assert isinstance(message, Price)
+            self.latest[message.token_id] = message
+        if self.recording is not None:
+            self.recording.message(message, self.stream.received_ns)
         try:
             self.publisher.publish(message)
         except BusError:

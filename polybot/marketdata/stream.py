@@ -13,10 +13,10 @@ Events of the types in ``ignore`` are parsed (so a malformed one is still dead-l
 dropped: the feed has no use for ``best_bid_ask`` (prices come from the verified book), and they
 are about as many as the book changes. The raw frame keeps them.
 
-While a frame is being handled ``in_frame`` is True and ``on_item_done(False)`` is called after
-each item; ``on_item_done(True)`` follows the last one (also when handling fails). The periodic
-feed-health round (one message per token) is handled the same way, as one batch. The feed uses
-them to send a frame's bus messages in short bursts instead of one at a time (see ``feed.py``).
+While a frame is being handled ``in_frame`` is True, and ``on_frame_done()`` follows its last
+item (also when handling fails). The periodic feed-health round (one message per token) is
+handled the same way, as one batch. The feed holds a frame's bus messages and publishes them
+conflated when it is done (see ``feed.py``).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from polybot.venues.polymarket.ws_market import MarketOutput, MarketStream
 
 RawHook = Callable[[str, int], None]  # (frame text, receive time ns)
 BadHook = Callable[[str, str], None]  # (payload text, reason)
-ItemHook = Callable[[bool], None]  # (True after the frame's last item)
+FrameDoneHook = Callable[[], None]
 
 
 class ScannerStream(MarketStream):
@@ -46,14 +46,14 @@ class ScannerStream(MarketStream):
         *args: Any,
         on_raw: RawHook | None = None,
         on_bad: BadHook | None = None,
-        on_item_done: ItemHook | None = None,
+        on_frame_done: FrameDoneHook | None = None,
         ignore: tuple[type, ...] = (),
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self._on_raw = on_raw
         self._on_bad = on_bad
-        self._on_item_done = on_item_done
+        self._on_frame_done = on_frame_done
         self._ignore = ignore
         self.in_frame = False
         self.received_ns = 0
@@ -74,8 +74,8 @@ class ScannerStream(MarketStream):
 
     def _batch_done(self) -> None:
         self.in_frame = False
-        if self._on_item_done is not None:
-            self._on_item_done(True)
+        if self._on_frame_done is not None:
+            self._on_frame_done()
 
     async def _handle_frame(self, text: str) -> None:
         if self._on_raw is not None:
@@ -85,7 +85,6 @@ class ScannerStream(MarketStream):
         except VenueError as exc:
             self._reject(text, str(exc))
             return
-        item_done = self._on_item_done
         for raw in items:
             try:
                 event = wp.parse_market_message(raw)
@@ -98,8 +97,6 @@ class ScannerStream(MarketStream):
                 self.unknown_events += 1
             for out in self._handle(event):
                 await self._emit(out)
-            if item_done is not None:
-                item_done(False)
 
     def install_rest_book(self, payload: Mapping[str, Any], received_ns: int) -> list[MarketOutput]:
         """Install a REST ``/book`` body as the token's snapshot; return the messages it makes.
