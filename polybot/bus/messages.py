@@ -48,7 +48,7 @@ class Message(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
 
 
 class Price(Message, frozen=True, tag="price"):
-    """Top of book for one outcome token; published on every top-of-book change."""
+    """Top of book for one outcome token; published on every top-of-book change (per venue frame)."""
 
     market_id: NonEmpty
     token_id: NonEmpty
@@ -126,7 +126,7 @@ class LevelChange(msgspec.Struct, frozen=True, array_like=True):
 
 
 class BookDelta(Message, frozen=True, tag="book_delta"):
-    """Changes to one token's book; apply in order to the last snapshot/delta."""
+    """Changes to one token's book (a venue frame's net change); apply in order to the last book."""
 
     market_id: NonEmpty
     token_id: NonEmpty
