@@ -59,6 +59,7 @@ class Parts:
         """Close the public clients and the database engine."""
         await self.clob.aclose()
         await self.gamma.aclose()
+        self.executor.store.close()  # its writer connection is checked out for good
         self.database.engine.dispose()
 
 
