@@ -19,6 +19,7 @@ from typing import Any
 import ipywidgets as widgets
 import pandas as pd
 
+from polybot.analytics.tables import STRATEGY_STATS_CURRENT
 from polybot.core.errors import PolybotError
 from polybot.notebook.display import GREY, RED, escape, html_table, pnl_style
 from polybot.notebook.live import LiveFeed
@@ -145,12 +146,11 @@ def feed_health(feed: LiveFeed) -> Any:
 
 
 # Total PnL per UTC day over all strategies, from the current version of each (strategy, day):
-# strategy_stats is append-only, every recomputation adds a version with a later ``as_of``.
+# strategy_stats is append-only, every recomputation adds a version with a later ``as_of``
+# (``STRATEGY_STATS_CURRENT``, shared with the analytics service's ``pnl`` query).
 EQUITY_SQL = (
-    "SELECT ts, sum(pnl) AS pnl, sum(exposure) AS exposure FROM ("
-    " SELECT strategy, ts, arg_max(realized_pnl + unrealized_pnl, as_of) AS pnl,"
-    " arg_max(exposure, as_of) AS exposure FROM strategy_stats GROUP BY strategy, ts"
-    ") GROUP BY ts ORDER BY ts"
+    "SELECT ts, sum(realized_pnl + unrealized_pnl) AS pnl, sum(exposure) AS exposure "
+    f"FROM ({STRATEGY_STATS_CURRENT}) GROUP BY ts ORDER BY ts"
 )
 
 

@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
+from polybot.analytics.tables import STRATEGY_STATS_CURRENT
 from polybot.config import Settings
 from polybot.core.errors import BusTimeout
 from polybot.notebook.connection import not_running_error
@@ -24,6 +25,15 @@ from polybot.storage.duck_query import QueryParams
 from polybot.storage.duck_read import DuckQueryClient
 
 Database = Literal["analytics", "strategy_logs"]
+
+# One row per strategy: its latest day, from the current version of every (strategy, day).
+PNL_BY_STRATEGY_SQL = (
+    "SELECT strategy, max(ts) AS day, arg_max(as_of, ts) AS as_of, "
+    "arg_max(realized_pnl, ts) AS realized_pnl, arg_max(unrealized_pnl, ts) AS unrealized_pnl, "
+    "arg_max(fees, ts) AS fees, arg_max(volume, ts) AS volume, arg_max(fills, ts) AS fills, "
+    f"arg_max(exposure, ts) AS exposure FROM ({STRATEGY_STATS_CURRENT}) GROUP BY 1 ORDER BY 1"
+)
+
 _INTERVAL = re.compile(r"^(\d+)\s*(s|m|h|d)$")
 _UNITS = {"s": "second", "m": "minute", "h": "hour", "d": "day"}
 
@@ -135,13 +145,13 @@ class History:
         return Correlations(matrix, interval)
 
     def pnl_by_strategy(self) -> Frame:
-        """Return each strategy's latest stats row (PnL, fees, volume, exposure)."""
-        frame = self.sql(
-            "SELECT strategy, max(ts) AS as_of, arg_max(realized_pnl, ts) AS realized_pnl, "
-            "arg_max(unrealized_pnl, ts) AS unrealized_pnl, arg_max(fees, ts) AS fees, "
-            "arg_max(volume, ts) AS volume, arg_max(fills, ts) AS fills, "
-            "arg_max(exposure, ts) AS exposure FROM strategy_stats GROUP BY 1 ORDER BY 1"
-        )
+        """Return each strategy's latest stats row (PnL, fees, volume, exposure).
+
+        The row of the strategy's latest UTC ``day``, at that day's current version:
+        ``strategy_stats`` is append-only and every recomputation of a day adds a version with a
+        later ``as_of`` (``STRATEGY_STATS_CURRENT`` keeps the latest one).
+        """
+        frame = self.sql(PNL_BY_STRATEGY_SQL)
         frame["total_pnl"] = frame["realized_pnl"] + frame["unrealized_pnl"]
         return Frame(frame, "PnL by strategy", empty_hint="no strategy has traded yet")
 

@@ -7,7 +7,8 @@ Everything a test needs to run the whole PolyBot stack beside any other one on t
   never a timing assertion: the machine may be heavily loaded, so give it generous deadlines);
 * :func:`isolated_stack_env` — the ``POLYBOT_*`` variables of a private stack: its own data dir,
   its own ipc sockets (under a short ``/tmp`` path: a unix socket path must stay under 107 bytes)
-  and its own venue and API ports;
+  and its own venue and API ports; :func:`child_env` — the whole environment of one service
+  process started by hand on it (no other ``POLYBOT_*`` variable leaks in);
 * :class:`IsolatedStack` — ``polybot up`` of that stack in a context manager, ``polybot down`` on
   exit, reporting any process or socket left behind.
 
@@ -131,6 +132,16 @@ def isolated_stack_env(
         env["PYTHONPATH"] = os.pathsep.join(paths)
     env.update(extra or {})
     return env
+
+
+def child_env(env: Mapping[str, str]) -> dict[str, str]:
+    """Return the environment of a process a test starts by hand on ``env``'s stack.
+
+    This process's environment without any ``POLYBOT_*`` variable (a developer's shell settings
+    must not leak into the test's service), plus ``env`` (usually :func:`isolated_stack_env`).
+    """
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith(ENV_PREFIX)}
+    return {**inherited, **env}
 
 
 @dataclass

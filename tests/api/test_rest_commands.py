@@ -152,6 +152,7 @@ def test_strategy_config_is_validated_and_versioned(api: Api) -> None:
 
     assert created.status_code == 200, created.text
     assert created.json()["strategy_class"] == "polybot.strategies.arbitrage:Arbitrage"
+    assert created.json()["state"] == "UNKNOWN"  # no runner here: the documented fallback
     assert listed["config"]["min_edge"] == "0.01"
     assert typo.status_code == 422
     assert "did you mean 'min_edge'" in typo.json()["detail"]

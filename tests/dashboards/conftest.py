@@ -1,4 +1,4 @@
-"""A real stack for executing the tutorials and dashboards (shared by this directory's tests)."""
+"""A real stack for rendering the dashboards (shared by this directory's tests)."""
 
 from __future__ import annotations
 
@@ -10,15 +10,11 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "notebook"))
 
-from stack_helpers import RunningStack
+from stack_helpers import NotebookStack
 
 
 @pytest.fixture(scope="session")
-def stack() -> Iterator[RunningStack]:
-    """Start one stack for the session, with its env exported so kernels inherit it."""
-    with RunningStack() as running:
-        old = running.apply_env()
-        try:
-            yield running
-        finally:
-            RunningStack.restore_env(old)
+def stack() -> Iterator[NotebookStack]:
+    """Start one stack for the session; its env is exported while it runs, so kernels inherit it."""
+    with NotebookStack() as running:
+        yield running

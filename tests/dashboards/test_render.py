@@ -13,13 +13,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from stack_helpers import REPO_ROOT, RunningStack, free_port
+from stack_helpers import REPO_ROOT, NotebookStack
+
+from polybot.testing.stack import free_port, wait_until
 
 # Generous per-test limits: the first test also pays for starting the stack (and Voila).
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
@@ -171,7 +172,7 @@ CONTENT: dict[str, Callable[[Any], None]] = {
 
 
 @pytest.fixture(scope="module")
-def voila(stack: RunningStack) -> Iterator[str]:
+def voila(stack: NotebookStack) -> Iterator[str]:
     """Serve the dashboards with the real CLI command; yield the base URL."""
     port = free_port()
     server = subprocess.Popen(
@@ -183,17 +184,24 @@ def voila(stack: RunningStack) -> Iterator[str]:
         text=True,
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
+
+    def output() -> str:
+        """Return the end of what the server printed (stopping it first: the pipe stays open)."""
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+        return server.stdout.read()[-3000:] if server.stdout else ""
+
+    def serving() -> bool:
+        assert server.poll() is None, f"voila exited:\n{output()}"
+        try:
+            with urllib.request.urlopen(f"{base}/voila/render/portfolio.ipynb", timeout=5):
+                return True
+        except OSError:
+            return False
+
     try:
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/voila/render/portfolio.ipynb", timeout=5):
-                    break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    output = server.stdout.read() if server.stdout else ""
-                    pytest.fail(f"voila did not come up:\n{output[-3000:]}")
-                time.sleep(0.25)
+        wait_until(serving, 120, "voila to serve the dashboards", interval_s=0.25, diagnose=output)
         yield base
     finally:
         server.terminate()
@@ -218,7 +226,7 @@ def browser(voila: str) -> Iterator[object]:
 
 
 @pytest.fixture(scope="module")
-def traded(stack: RunningStack) -> str:
+def traded(stack: NotebookStack) -> str:
     """Buy a few shares through the executor (as a notebook would) so the portfolio and
     strategy pages have data to show; return the token. The dashboards themselves never trade."""
     from polybot.notebook import connect
@@ -232,10 +240,9 @@ def traded(stack: RunningStack) -> str:
         best_ask = feed.book(token).asks[0][0]
         ticket = pb.buy(token, 5, round(min(best_ask + 0.05, 0.99), 2), timeout=60)
         assert ticket.status in ("accepted", "partially_filled", "filled"), ticket
-        deadline = time.monotonic() + 90
-        while pb.positions().df.empty:
-            assert time.monotonic() < deadline, f"no position after {ticket!r}"
-            time.sleep(0.5)
+        wait_until(
+            lambda: not pb.positions().df.empty, 90, f"a position after {ticket!r}", interval_s=0.5
+        )
         return token
     finally:
         feed.close()

@@ -8,19 +8,16 @@ from collections.abc import Iterator
 import nbformat
 import pytest
 from nbclient import NotebookClient
-from stack_helpers import REPO_ROOT, RunningStack
+from stack_helpers import REPO_ROOT, NotebookStack
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 
 @pytest.fixture(scope="module")
-def stack() -> Iterator[RunningStack]:
-    with RunningStack() as running:
-        old = running.apply_env()
-        try:
-            yield running
-        finally:
-            RunningStack.restore_env(old)
+def stack() -> Iterator[NotebookStack]:
+    """Run a stack for this module; its env is exported while it runs, so kernels inherit it."""
+    with NotebookStack() as running:
+        yield running
 
 
 def run(cells: list[str]) -> dict[str, object]:
@@ -35,7 +32,7 @@ def run(cells: list[str]) -> dict[str, object]:
     return json.loads(notebook.cells[-1].outputs[0]["text"])
 
 
-def test_signals_from_a_kernel_come_back_with_their_fate(stack: RunningStack) -> None:
+def test_signals_from_a_kernel_come_back_with_their_fate(stack: NotebookStack) -> None:
     result = run(
         [
             "import json, time\n"
@@ -64,7 +61,7 @@ def test_signals_from_a_kernel_come_back_with_their_fate(stack: RunningStack) ->
     assert result["tickets"] == 4
 
 
-def test_sql_reads_history_while_the_analytics_service_writes(stack: RunningStack) -> None:
+def test_sql_reads_history_while_the_analytics_service_writes(stack: NotebookStack) -> None:
     result = run(
         [
             "import json, time\n"

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from polybot.analytics.queries import AnalyticsClient
 from polybot.bus import codec
 from polybot.bus.messages import Event, Message, Price, Trade
 from polybot.bus.nng import Publisher
+from polybot.testing.stack import child_env, isolated_stack_env, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 D1_MS = int(datetime(2026, 11, 20, tzinfo=UTC).timestamp() * 1000)
@@ -35,17 +35,6 @@ FILLS = [
     ("SELL", 0.70, 80, 0.0, 33),
     ("BUY", 0.60, 30, 0.0, 34),
 ]
-
-
-def wait_for(predicate: Callable[[], Any], within_s: float, what: str) -> Any:
-    deadline = time.monotonic() + within_s
-    while True:
-        result = predicate()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 class Feed:
@@ -65,27 +54,23 @@ class Feed:
 
 @pytest.fixture
 def stack(tmp_path: Path) -> Iterator[dict[str, Any]]:
-    ipc = tmp_path / "ipc"
-    env = {
-        **os.environ,
-        "POLYBOT_DATA_DIR": str(tmp_path / "data"),
-        "POLYBOT_BUS__IPC_DIR": str(ipc),
-        "POLYBOT_BUS__PRICES_PUB": f"ipc://{ipc}/prices.pub",
-        "POLYBOT_BUS__EVENTS_PUB": f"ipc://{ipc}/events.pub",
-        "POLYBOT_BUS__ANALYTICS_REQ": f"ipc://{ipc}/analytics.req",
-        "POLYBOT_ANALYTICS__STATS_INTERVAL_S": "0.2",
-        "POLYBOT_ANALYTICS__SEGMENTS_INTERVAL_S": "0.3",
-        "POLYBOT_ANALYTICS__SNAPSHOT_INTERVAL_S": "0.5",
-        "POLYBOT_ANALYTICS__CORRELATION_INTERVAL_S": "0.5",
-        "POLYBOT_ANALYTICS__CORRELATION_MIN_OBSERVATIONS": "3",
-        "PYTHONPATH": str(REPO),
-    }
-    ipc.mkdir(mode=0o700)
+    env = isolated_stack_env(
+        tmp_path,
+        pythonpath=[REPO],
+        extra={
+            "POLYBOT_ANALYTICS__STATS_INTERVAL_S": "0.2",
+            "POLYBOT_ANALYTICS__SEGMENTS_INTERVAL_S": "0.3",
+            "POLYBOT_ANALYTICS__SNAPSHOT_INTERVAL_S": "0.5",
+            "POLYBOT_ANALYTICS__CORRELATION_INTERVAL_S": "0.5",
+            "POLYBOT_ANALYTICS__CORRELATION_MIN_OBSERVATIONS": "3",
+        },
+    )
+    Path(env["POLYBOT_BUS__IPC_DIR"]).mkdir(mode=0o700)
     prices, events = Feed(env["POLYBOT_BUS__PRICES_PUB"]), Feed(env["POLYBOT_BUS__EVENTS_PUB"])
     proc = subprocess.Popen(
         [sys.executable, "-m", "services.analytics"],
         cwd=tmp_path,
-        env=env,
+        env=child_env(env),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
@@ -123,7 +108,7 @@ def _fill_event(index: int, side: str, price: float, size: float, fee: float, ho
 def test_analytics_ingests_serves_queries_dead_letters_and_stops(stack: dict[str, Any]) -> None:
     proc, env, prices, events = stack["proc"], stack["env"], stack["prices"], stack["events"]
     data_dir = Path(env["POLYBOT_DATA_DIR"])
-    wait_for(
+    wait_until(
         lambda: (data_dir / "run" / "analytics.ready").exists() or proc.poll() is not None,
         60,
         "the service to be ready",
@@ -194,7 +179,7 @@ def test_analytics_ingests_serves_queries_dead_letters_and_stops(stack: dict[str
         )
 
         assert counts == sorted(counts), "row counts only grow while the service writes"
-        wait_for(
+        wait_until(
             lambda: (
                 client.query("SELECT count(*) AS n FROM price_history")["n"][0].as_py() == 2 * sent
             ),
@@ -202,7 +187,7 @@ def test_analytics_ingests_serves_queries_dead_letters_and_stops(stack: dict[str
             "every price row",
         )
         assert client.query("SELECT count(*) AS n FROM trade_history")["n"][0].as_py() == 1
-        pnl = wait_for(lambda: (t := client.pnl("s1")).num_rows == 2 and t, 20, "strategy stats")
+        pnl = wait_until(lambda: (t := client.pnl("s1")).num_rows == 2 and t, 20, "strategy stats")
         day1, day2 = pnl.to_pylist()
         assert (day1["fills"], day1["trades"], day1["wins"], day1["signals"]) == (4, 2, 1, 4)
         assert day1["realized_pnl"] == pytest.approx(-2.85)
@@ -214,7 +199,7 @@ def test_analytics_ingests_serves_queries_dead_letters_and_stops(stack: dict[str
         assert sum(ohlc["ticks"].to_pylist()) == sent
         latest = client.latest_prices("MB").to_pylist()
         assert [row["token_id"] for row in latest] == ["B"]
-        corr = wait_for(lambda: (t := client.correlations()).num_rows and t, 20, "correlations")
+        corr = wait_until(lambda: (t := client.correlations()).num_rows and t, 20, "correlations")
         assert corr.to_pylist()[0]["market_a"] == "MA"
     finally:
         client.close()
@@ -222,7 +207,7 @@ def test_analytics_ingests_serves_queries_dead_letters_and_stops(stack: dict[str
     def counters() -> dict[str, int]:
         return dict(json.loads((data_dir / "run" / "analytics.ready").read_text())["counters"])
 
-    status = wait_for(
+    status = wait_until(
         lambda: (c := counters()).get("malformed_frames") == 2 and c,
         10,
         "the counters in the status file",

@@ -5,12 +5,10 @@ REP), and applies config changes — new version, disable — without restarting
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -30,6 +28,7 @@ from polybot.storage.duck_read import DuckQueryClient
 from polybot.storage.migrate import init_db
 from polybot.storage.models import Market, StrategyConfig
 from polybot.storage.sqlite import make_engine, make_session_factory
+from polybot.testing.stack import child_env, isolated_stack_env, short_tmp_dir, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
@@ -42,36 +41,11 @@ def addr(ipc_dir: Path, name: str) -> str:
     return f"ipc://{ipc_dir}/{name}"
 
 
-def runner_env(data_dir: Path, ipc_dir: Path) -> dict[str, str]:
-    names = (
-        "prices_pub",
-        "events_pub",
-        "api_pub",
-        "state_req",
-        "signals_push",
-        "analytics_req",
-        "strategy_logs_req",
-        "runner_pub",
-        "snapshots_req",
+def runner_env(root: Path) -> dict[str, str]:
+    """Return the runner's environment: the stack under ``root``, this folder's strategies."""
+    return child_env(
+        isolated_stack_env(root, pythonpath=[HERE, REPO], extra={"PYTHONUNBUFFERED": "1"})
     )
-    env = {
-        **os.environ,
-        "POLYBOT_DATA_DIR": str(data_dir),
-        "PYTHONUNBUFFERED": "1",
-        "PYTHONPATH": os.pathsep.join([str(HERE), str(REPO)]),
-    }
-    env.update({f"POLYBOT_BUS__{n.upper()}": addr(ipc_dir, n) for n in names})
-    return env
-
-
-def wait_until(condition: Callable[[], Any], timeout_s: float = 20.0, what: str = "") -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what or condition}")
 
 
 def add_config(data_dir: Path, strategy: str, cls: str, config: dict[str, Any], h: str) -> None:
@@ -179,7 +153,7 @@ class Bench:
             self.drain()
             return until()
 
-        wait_until(step, timeout_s, what)
+        wait_until(step, timeout_s, what, interval_s=0.05)
 
     def close(self) -> None:
         for endpoint in (self.prices, self.events, self.signals, self.runner_events):
@@ -188,7 +162,7 @@ class Bench:
 
 @pytest.fixture
 def setup() -> Iterator[tuple[Path, Path, Bench]]:
-    root = Path(tempfile.mkdtemp(prefix="pbrn-"))
+    root = short_tmp_dir("pbrn-")
     data_dir, ipc_dir = root / "data", root / "ipc"
     data_dir.mkdir()
     init_db(data_dir / "polybot.db")
@@ -210,13 +184,13 @@ def setup() -> Iterator[tuple[Path, Path, Bench]]:
 
 @pytest.fixture
 def runner(setup: tuple[Path, Path, Bench]) -> Iterator[subprocess.Popen[bytes]]:
-    data_dir, ipc_dir, bench = setup
+    data_dir, _, bench = setup
     log_path = data_dir / "runner.log"
     with log_path.open("ab") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "services.runner"],
             cwd=REPO,
-            env=runner_env(data_dir, ipc_dir),
+            env=runner_env(data_dir.parent),
             stdout=log,
             stderr=subprocess.STDOUT,
         )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import sqlite3
@@ -22,21 +21,11 @@ from polybot.bus.messages import AnyMessage, BookSnapshot, FeedHealth, Price
 from polybot.bus.nng import Subscriber
 from polybot.core.errors import BusTimeout
 from polybot.marketdata.snapshots import request_books
+from polybot.testing.stack import child_env, isolated_stack_env, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 MAX_TOKENS = 12
 _LISTENING = re.compile(rb"listening on http://127\.0\.0\.1:(\d+)")
-
-
-def wait_for(predicate: Callable[[], Any], within_s: float, what: str) -> Any:
-    deadline = time.monotonic() + within_s
-    while True:
-        result = predicate()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def _start_venue(data_dir: Path) -> tuple[subprocess.Popen[bytes], int]:
@@ -59,7 +48,7 @@ def _start_venue(data_dir: Path) -> tuple[subprocess.Popen[bytes], int]:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-    match = wait_for(
+    match = wait_until(
         lambda: _LISTENING.search(log_path.read_bytes()) or proc.poll() is not None,
         60,
         "the local venue to listen",
@@ -77,25 +66,22 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 @pytest.fixture
 def scanner(tmp_path: Path) -> Iterator[dict[str, Any]]:
     venue, port = _start_venue(tmp_path / "venue")
-    ipc = tmp_path / "ipc"
-    ipc.mkdir(mode=0o700)
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(REPO),
-        "POLYBOT_DATA_DIR": str(tmp_path / "data"),
-        "POLYBOT_VENUE__LOCAL_PORT": str(port),
-        "POLYBOT_BUS__IPC_DIR": str(ipc),
-        "POLYBOT_BUS__PRICES_PUB": f"ipc://{ipc}/prices.pub",
-        "POLYBOT_BUS__SNAPSHOTS_REQ": f"ipc://{ipc}/snapshots.req",
-        "POLYBOT_SCANNER__MAX_TOKENS": str(MAX_TOKENS),
-        "POLYBOT_SCANNER__HEALTH_INTERVAL_S": "1",
-        "POLYBOT_SCANNER__RECORD_FLUSH_INTERVAL_S": "0.5",
-    }
+    env = isolated_stack_env(
+        tmp_path,
+        venue_port=port,
+        pythonpath=[REPO],
+        extra={
+            "POLYBOT_SCANNER__MAX_TOKENS": str(MAX_TOKENS),
+            "POLYBOT_SCANNER__HEALTH_INTERVAL_S": "1",
+            "POLYBOT_SCANNER__RECORD_FLUSH_INTERVAL_S": "0.5",
+        },
+    )
+    Path(env["POLYBOT_BUS__IPC_DIR"]).mkdir(mode=0o700)
     sub = Subscriber(env["POLYBOT_BUS__PRICES_PUB"])  # dials now, connects when it listens
     proc = subprocess.Popen(
         [sys.executable, "-m", "services.scanner"],
         cwd=tmp_path,
-        env=env,
+        env=child_env(env),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -138,7 +124,7 @@ def test_scanner_publishes_verified_books_survives_ws_drop_and_stops(
     scanner: dict[str, Any],
 ) -> None:
     proc, sub, data, env = scanner["proc"], scanner["sub"], scanner["data"], scanner["env"]
-    wait_for(
+    wait_until(
         lambda: (data / "run" / "scanner.ready").exists() or proc.poll() is not None,
         60,
         "the scanner to be ready",
@@ -165,7 +151,7 @@ def test_scanner_publishes_verified_books_survives_ws_drop_and_stops(
     seqs = [m.seq for m in got]
     assert seqs == sorted(seqs)
     assert sub.stats.gaps == 0
-    counters = wait_for(
+    counters = wait_until(
         lambda: (c := _counters(data)).get("hashes_matched") and c,
         10,
         "hash verifications in the status counters",
@@ -197,10 +183,10 @@ def test_scanner_publishes_verified_books_survives_ws_drop_and_stops(
         "books and prices after the drop",
     )
     assert sub.stats.received > dropped_at
-    wait_for(lambda: _counters(data).get("ws_disconnects", 0) >= 1, 10, "the disconnect count")
+    wait_until(lambda: _counters(data).get("ws_disconnects", 0) >= 1, 10, "the disconnect count")
 
     recordings = data / "recordings"
-    wait_for(
+    wait_until(
         lambda: (
             list(recordings.glob("raw/**/*.parquet"))
             and list(recordings.glob("normalized/**/*.parquet"))

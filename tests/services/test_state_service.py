@@ -4,13 +4,11 @@ idempotency against resends (also across a restart), forwarding to an executor p
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
 import stat
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -28,31 +26,19 @@ from polybot.core.errors import BusTimeout
 from polybot.storage.migrate import init_db
 from polybot.storage.models import AuditLogEntry, Order, Position, StrategyConfig
 from polybot.storage.sqlite import make_engine, make_session_factory
+from polybot.testing.stack import child_env, isolated_stack_env, short_tmp_dir, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def service_env(data_dir: Path, ipc_dir: Path) -> dict[str, str]:
-    names = (
-        "prices_pub",
-        "events_pub",
-        "api_pub",
-        "state_req",
-        "signals_push",
-        "analytics_req",
-        "strategy_logs_req",
-        "runner_pub",
-        "snapshots_req",
-    )
-    env = {
-        **os.environ,
-        "POLYBOT_DATA_DIR": str(data_dir),
+def service_env(root: Path) -> dict[str, str]:
+    """Return the state service's environment: the stack under ``root``."""
+    extra = {
         "PYTHONUNBUFFERED": "1",
         # short: an idle REP must survive NNG's receive timeout (see test_idle_...)
         "POLYBOT_BUS__RECV_TIMEOUT_MS": "200",
     }
-    env.update({f"POLYBOT_BUS__{n.upper()}": f"ipc://{ipc_dir}/{n}" for n in names})
-    return env
+    return child_env(isolated_stack_env(root, extra=extra))
 
 
 class ExecutorPeer:
@@ -107,19 +93,20 @@ class StateProcess:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "services.state"],
                 cwd=REPO,
-                env=service_env(self.data_dir, self.ipc_dir),
+                env=service_env(self.data_dir.parent),
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, self.log_path.read_text()
+        proc = self.proc
+
+        def answers() -> bool:
+            assert proc.poll() is None, self.log_path.read_text()
             try:
-                if self.call("ping", timeout=0.5).ok:
-                    return
+                return self.call("ping", timeout=0.5).ok
             except BusTimeout:
-                continue
-        raise AssertionError("the state service did not answer a ping in time")
+                return False
+
+        wait_until(answers, 60, "the state service to answer a ping", interval_s=0.05)
 
     def stop(self) -> int:
         assert self.proc is not None
@@ -145,7 +132,7 @@ class StateProcess:
 
 @pytest.fixture
 def dirs() -> Iterator[tuple[Path, Path]]:
-    root = Path(tempfile.mkdtemp(prefix="pbst-"))  # short: ipc paths are limited to ~100 bytes
+    root = short_tmp_dir("pbst-")  # short: ipc paths are limited to ~100 bytes
     data_dir, ipc_dir = root / "data", root / "ipc"
     data_dir.mkdir()
     init_db(data_dir / "polybot.db")
@@ -241,15 +228,15 @@ def test_queries_answer_positions_orders_pnl_risk_and_strategies(
     seed(state.data_dir)
     with Publisher(f"ipc://{dirs[1]}/prices_pub") as prices:
         prices.wait_for_peers(1, timeout=10)
-        deadline = time.monotonic() + 10
-        pnl: dict[str, Any] = {}
-        while time.monotonic() < deadline:  # the mark arrives asynchronously
+
+        def marked() -> dict[str, Any] | None:  # the mark arrives asynchronously
             prices.publish(
                 Price(market_id="0xm1", token_id="t1", bid=0.49, ask=0.51, mid=0.5, timestamp=1)
             )
-            pnl = state.call("pnl").result
-            if not pnl["unmarked"]:
-                break
+            result: dict[str, Any] = state.call("pnl").result
+            return None if result["unmarked"] else result
+
+        pnl = wait_until(marked, 10, "the position marked at the published mid", interval_s=0.05)
     positions = state.call("positions").result
     assert [(p["token_id"], p["size"]) for p in positions] == [("t1", "10")]
     assert len(state.call("positions", {"all": True}).result) == 2

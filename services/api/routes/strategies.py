@@ -121,6 +121,15 @@ def _strategy_out(row: StrategyConfig, mode: str, runtime: dict[str, Any] | None
     )
 
 
+async def _strategy_answer(ctx: CtxDep, row: StrategyConfig) -> StrategyOut:
+    """Return one instance as the API shows it: its mode and the runner's state (asked now).
+
+    Call it with no transaction open: waiting on the runner must not hold a SQLite snapshot.
+    """
+    runtime = await _runner_states(ctx)
+    return _strategy_out(row, files.read_strategy_modes(ctx.data_dir).mode(row.strategy), runtime)
+
+
 @router.get("", response_model=list[StrategyOut], responses=errors(503))
 async def list_strategies(ctx: CtxDep, session: SessionDep) -> list[StrategyOut]:
     """List configured strategy instances (state is UNKNOWN while the runner is down)."""
@@ -138,8 +147,7 @@ async def get_strategy(ctx: CtxDep, session: SessionDep, name: StrategyName) -> 
     session.rollback()
     if row is None:
         raise HTTPException(404, f"no strategy {name!r} (see GET /strategies)")
-    runtime = await _runner_states(ctx)
-    return _strategy_out(row, files.read_strategy_modes(ctx.data_dir).mode(name), runtime)
+    return await _strategy_answer(ctx, row)
 
 
 @router.put(
@@ -148,10 +156,14 @@ async def get_strategy(ctx: CtxDep, session: SessionDep, name: StrategyName) -> 
     dependencies=[AuthDep],
     responses=errors(401, 422, 503),
 )
-def put_strategy(
+async def put_strategy(
     ctx: CtxDep, session: WriteSessionDep, name: StrategyName, body: StrategyConfigRequest
 ) -> StrategyOut:
-    """Create or update a strategy instance's config; it is validated before it is stored."""
+    """Create or update a strategy instance's config; it is validated before it is stored.
+
+    Answers the stored version with the runner's current state of the instance (``UNKNOWN``
+    while the runner is down); the runner picks the new version up on its next poll.
+    """
     try:
         strategy_type = resolve_strategy(body.strategy_class)
         config = build_config(strategy_type, None, dict(body.config))
@@ -182,9 +194,10 @@ def put_strategy(
             result=config.config_hash,
             is_ok=True,
         )
-    session.refresh(row)
+    session.refresh(row)  # the stored created_at
+    session.close()  # end the read (row stays loaded) before waiting on the runner
     ctx.count("strategy_configs_written")
-    return _strategy_out(row, files.read_strategy_modes(ctx.data_dir).mode(name), None)
+    return await _strategy_answer(ctx, row)
 
 
 async def _mode_command(ctx: CtxDep, command: str, name: str) -> CommandResult:
