@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from polybot.testing.stack import IsolatedStack, Leftovers
+from polybot.testing.stack import IsolatedStack
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -27,24 +27,3 @@ class NotebookStack(IsolatedStack):
             # The runner imports strategies deployed from notebooks from here (pb.strategy_dir).
             data_pythonpath=["strategies"],
         )
-
-
-class RunningStack(NotebookStack):
-    """``NotebookStack`` with the name and calls of the former helper, for tests/notebooks.
-
-    tests/notebooks/conftest.py calls ``old = stack.apply_env()`` after starting and
-    ``RunningStack.restore_env(old)`` before stopping. ``start()`` already exports the
-    environment (``apply_env`` is idempotent) and ``stop()`` restores it, so both calls change
-    nothing here. Remove this class once tests/notebooks uses ``NotebookStack``.
-    """
-
-    @staticmethod
-    def restore_env(old: object = None) -> None:  # type: ignore[override]
-        """Do nothing: ``stop()`` restores the environment."""
-
-    def stop(self) -> Leftovers:
-        """Stop the stack and restore the environment (see ``IsolatedStack.stop``)."""
-        try:
-            return super().stop()
-        finally:
-            IsolatedStack.restore_env(self)

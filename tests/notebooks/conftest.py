@@ -10,15 +10,11 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "notebook"))
 
-from stack_helpers import RunningStack
+from stack_helpers import NotebookStack
 
 
 @pytest.fixture(scope="session")
-def stack() -> Iterator[RunningStack]:
+def stack() -> Iterator[NotebookStack]:
     """Start one stack for the session, with its env exported so kernels inherit it."""
-    with RunningStack() as running:
-        old = running.apply_env()
-        try:
-            yield running
-        finally:
-            RunningStack.restore_env(old)
+    with NotebookStack() as running:
+        yield running

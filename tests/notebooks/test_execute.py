@@ -7,7 +7,7 @@ from pathlib import Path
 import nbformat
 import pytest
 from nbclient import NotebookClient
-from stack_helpers import REPO_ROOT, RunningStack
+from stack_helpers import REPO_ROOT, NotebookStack
 
 # Generous per-test limits: the first test also pays for starting the stack (and Voila).
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
@@ -58,7 +58,7 @@ def test_the_notebooks_and_dashboards_are_all_covered() -> None:
         assert path.with_suffix(".py").exists(), path
 
 
-def test_quickstart_watches_queries_and_gets_each_trade_s_fate(stack: RunningStack) -> None:
+def test_quickstart_watches_queries_and_gets_each_trade_s_fate(stack: NotebookStack) -> None:
     notebook = execute(REPO_ROOT / "notebooks" / "01_quickstart.ipynb")
     assert "price_history" in text_of(cell_with(notebook, "pb.history.tables()"))
     assert "accepted" in text_of(cell_with(notebook, "book = feed.book("))
@@ -67,12 +67,12 @@ def test_quickstart_watches_queries_and_gets_each_trade_s_fate(stack: RunningSta
     assert "max_order_notional" in rejected  # the risk rule that said no
 
 
-def test_research_notebook_runs(stack: RunningStack) -> None:
+def test_research_notebook_runs(stack: NotebookStack) -> None:
     notebook = execute(REPO_ROOT / "notebooks" / "02_research.ipynb")
     assert "edge_buy" in text_of(cell_with(notebook, "feed = pb.watch()"))
 
 
-def test_idea_to_production_backtests_searches_and_deploys(stack: RunningStack) -> None:
+def test_idea_to_production_backtests_searches_and_deploys(stack: NotebookStack) -> None:
     notebook = execute(REPO_ROOT / "notebooks" / "03_idea_to_production.ipynb")
     assert "grid search" in text_of(cell_with(notebook, "search = pb.optimize("))
     deployed = text_of(cell_with(notebook, "best = lab.MeanRevert("))
@@ -81,7 +81,7 @@ def test_idea_to_production_backtests_searches_and_deploys(stack: RunningStack) 
 
 
 @pytest.mark.parametrize("path", DASHBOARDS, ids=lambda p: p.stem)
-def test_dashboard_executes(stack: RunningStack, path: Path) -> None:
+def test_dashboard_executes(stack: NotebookStack, path: Path) -> None:
     notebook = execute(path)
     last = notebook.cells[-1]
     # The layout call returns a widget tree: the output is a widget view, not an error.
