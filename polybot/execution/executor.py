@@ -88,6 +88,7 @@ class Executor:
         """Connect the venue and reconcile (the limits were read from the state files)."""
         await self.venue.start(self.tracker)
         await self.reconciler.run()
+        await self.tracker.settler.sweep(self.catalog, everything=True)
         if self.controls.limits.kill_switch:
             await self.cancel_everything("kill switch is on")
 
@@ -106,6 +107,7 @@ class Executor:
         self.books.on_message(message)
         self.catalog.on_message(message)
         self.venue.on_market_data(message)
+        self.tracker.settler.on_message(message)
 
     # ---- intake -------------------------------------------------------------------------------
     def on_malformed(self, frame: bytes, error: WireError) -> None:

@@ -5,6 +5,10 @@ channel, the paper matcher, a submit response, reconciliation after a restart â€
 same few methods, and each is idempotent: a fill counts once (by fill id), a terminal order
 stays terminal, a signal's status only moves forward. So duplicates and races between the
 channel and the REST answers are harmless.
+
+A fill whose trade the venue later reports FAILED is reversed once (position, fees, realized PnL,
+free balance; ``fill_reversed``). The order keeps its matched totals (what the venue matched) and
+its status. Market resolutions go to the tracker's :class:`~polybot.execution.settlement.Settler`.
 """
 
 from __future__ import annotations
@@ -20,7 +24,8 @@ from polybot.bus.messages import Fill, Message, OrderUpdate
 from polybot.core.clock import wall_ms
 from polybot.execution import fates
 from polybot.execution.orders import OrderStore, SignalMove
-from polybot.execution.portfolio import Ledger
+from polybot.execution.portfolio import Ledger, Reversal
+from polybot.execution.settlement import FILL_REVERSED, Settler
 from polybot.storage.models import Order, OrderStatus, SignalStatus
 
 log = logging.getLogger(__name__)
@@ -49,6 +54,7 @@ class Tracker:
         self.publish = publish
         self.count = count
         self.balance = ZERO  # free collateral as last reconciled, moved by our fills since
+        self.settler = Settler(ledger, publish, count)
         self._signals: dict[str, dict[str, Any]] = {}
 
     # ---- announcing ---------------------------------------------------------------------------
@@ -110,6 +116,9 @@ class Tracker:
         if order is None:
             return  # another client's order on the same key: not ours to track
         status = update.status
+        if status == "CANCELED_MARKET_RESOLVED" or update.reason == "MARKET_RESOLVED":
+            # (paper: the status says it; the user channel splits it into CANCELED + reason)
+            self.settler.flag(order.market_id)  # the next sweep asks the venue who won
         if status.startswith("CANCELED") or status in ("UNMATCHED", "INVALID"):
             self.canceled(order, update.reason or status)
         elif status == "LIVE":
@@ -118,7 +127,7 @@ class Tracker:
             self.placed(order, "MATCHED")
 
     def on_fill(self, fill: Fill) -> None:
-        """Book a fill of one of our orders (idempotent) and announce it."""
+        """Book a fill of one of our orders (idempotent) and announce it; reverse a FAILED one."""
         order = self.find(fill.order_id, fill.client_order_id)
         if order is None:
             return
@@ -128,9 +137,12 @@ class Tracker:
             strategy=order.strategy,
             signal_id=order.signal_id or "",
         )
-        is_new = self.ledger.record_fill(fill, order)
+        booking = self.ledger.book(fill, order)
         self.publish(fill)
-        if not is_new:
+        if booking.reversal is not None:
+            self._reversed(order, fill, booking.reversal)
+            return
+        if not booking.applied:
             return
         self.count("fills")
         notional = fill.price * fill.size
@@ -157,6 +169,48 @@ class Tracker:
             },
             size_matched=order.size_matched,
             original_size=order.original_size,
+        )
+        if self.ledger.resolution(fill.market_id) is not None:
+            self.settler.settle_late(fill.market_id)  # traded before the resolution, told after
+
+    def _reversed(self, order: Order, fill: Fill, reversal: Reversal) -> None:
+        """A booked fill's trade FAILED: the ledger undid it; move the balance back, announce."""
+        self.count("fills_reversed")
+        self.balance += reversal.cash_delta
+        log.warning(
+            "fill %s of %s FAILED at the venue: reversed (size %s, realized %s, cash %s)",
+            fill.fill_id,
+            order.client_order_id,
+            reversal.size_delta,
+            reversal.realized_pnl,
+            reversal.cash_delta,
+        )
+        self.announce(
+            FILL_REVERSED,
+            order,
+            "reversed",
+            fill={
+                "fill_id": fill.fill_id,
+                "side": fill.side,
+                "price": fill.price,
+                "size": fill.size,
+                "fee": fill.fee,
+                "liquidity": fill.liquidity,
+                "status": fill.status,
+            },
+            reversal={
+                "id": reversal.reversal_id,
+                "size_delta": reversal.size_delta,
+                "realized_pnl": reversal.realized_pnl,
+                "fees_delta": reversal.fees_delta,
+                "cash_delta": reversal.cash_delta,
+            },
+            position={
+                "token_id": reversal.token_id,
+                "size": reversal.position_size,
+                "avg_price": reversal.position_avg_price,
+                "realized_pnl": reversal.position_realized_pnl,
+            },
         )
 
     # ---- transitions --------------------------------------------------------------------------

@@ -260,6 +260,88 @@ class Position(Base):
     )
 
 
+class MarketResolution(Base):
+    """A market resolution as one account's ledger applied it (at most one per account × market).
+
+    Written by the executor in the same commit as the settlements it caused, so a resolution seen
+    again (the price bus, the venue, a restart) settles nothing twice; the first winner stands.
+    """
+
+    __tablename__ = "market_resolutions"
+    __table_args__ = (UniqueConstraint("account", "market_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account: Mapped[str] = mapped_column(String(42), default="paper")
+    market_id: Mapped[str] = mapped_column(String(80))
+    winning_token_id: Mapped[str] = mapped_column(String(100))
+    winning_outcome: Mapped[str] = mapped_column(String(100), default="")
+    source: Mapped[str] = mapped_column(String(20), default="")  # prices.pub | venue
+    resolved_at: Mapped[datetime] = mapped_column(UtcDateTime)  # as reported (else when seen)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=text(NOW_SQL))
+
+
+class Settlement(Base):
+    """A position closed by its market's resolution: 1 pUSD per winning share, 0 per losing one.
+
+    ``realized_pnl`` is ``shares × (payout_price − avg_price)``; ``payout`` is what redeeming the
+    shares at the venue pays. ``after_trade_id`` is the position's last ``trades`` row when it was
+    settled: where the settlement sits among the fills when a position is replayed.
+    """
+
+    __tablename__ = "settlements"
+    __table_args__ = (
+        UniqueConstraint("account", "strategy", "token_id", "after_trade_id"),
+        Index("ix_settlements_settled_at", "settled_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account: Mapped[str] = mapped_column(String(42), default="paper")
+    strategy: Mapped[str] = mapped_column(String(100), default="")
+    market_id: Mapped[str] = mapped_column(String(80), index=True)
+    token_id: Mapped[str] = mapped_column(String(100))
+    winning_token_id: Mapped[str] = mapped_column(String(100))
+    shares: Mapped[Decimal] = mapped_column(ExactDecimal)
+    avg_price: Mapped[Decimal] = mapped_column(ExactDecimal)
+    payout_price: Mapped[Decimal] = mapped_column(ExactDecimal)  # 1 (won) or 0 (lost)
+    payout: Mapped[Decimal] = mapped_column(ExactDecimal)
+    realized_pnl: Mapped[Decimal] = mapped_column(ExactDecimal)
+    after_trade_id: Mapped[int] = mapped_column(Integer, default=0)
+    source: Mapped[str] = mapped_column(String(20), default="")
+    settled_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=text(NOW_SQL))
+
+
+class FillReversal(Base):
+    """A booked fill undone because the venue marked its trade FAILED (at most once per fill).
+
+    The deltas are what the reversal moved: position size, realized PnL (net of the fee given
+    back), fees and free collateral; the fill's own ``trades`` row stays, with status FAILED.
+    """
+
+    __tablename__ = "fill_reversals"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    trade_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("trades.id", ondelete="CASCADE"), unique=True
+    )
+    fill_id: Mapped[str] = mapped_column(String(100))
+    client_order_id: Mapped[str] = mapped_column(String(100), default="")
+    account: Mapped[str] = mapped_column(String(42), default="paper")
+    strategy: Mapped[str] = mapped_column(String(100), default="")
+    market_id: Mapped[str] = mapped_column(String(80))
+    token_id: Mapped[str] = mapped_column(String(100))
+    side: Mapped[str] = mapped_column(String(4))
+    price: Mapped[Decimal] = mapped_column(ExactDecimal)
+    size: Mapped[Decimal] = mapped_column(ExactDecimal)
+    fee: Mapped[Decimal] = mapped_column(ExactDecimal)
+    size_delta: Mapped[Decimal] = mapped_column(ExactDecimal)
+    realized_pnl: Mapped[Decimal] = mapped_column(ExactDecimal)
+    fees_delta: Mapped[Decimal] = mapped_column(ExactDecimal)
+    cash_delta: Mapped[Decimal] = mapped_column(ExactDecimal)
+    reversed_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=text(NOW_SQL))
+
+
 class DeadLetter(Base):
     """A frame or message nobody could process, kept byte for byte with the reason."""
 

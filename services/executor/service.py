@@ -17,6 +17,7 @@ from polybot.bus.aio import AsyncPuller, AsyncSubscriber
 from polybot.bus.background import BackgroundPublisher
 from polybot.bus.ipc import SocketOptions
 from polybot.bus.nng import Publisher
+from polybot.config import Settings
 from polybot.core.errors import BusTimeout, VenueError
 from polybot.execution import Executor
 from polybot.execution.assembly import build_executor
@@ -48,9 +49,7 @@ async def main(runtime: ServiceRuntime) -> None:
     try:
         await executor.start()
         outbox.publish(executor.balance_event())
-        runtime.ready(
-            f"{settings.executor_mode} on {executor.venue.name} ({executor.venue.account})"
-        )
+        runtime.ready(health_detail(settings, executor.venue.account))
         upkeep = asyncio.create_task(_upkeep(executor))
         await _serve(executor, puller, runtime.stopping)
         upkeep.cancel()
@@ -64,6 +63,21 @@ async def main(runtime: ServiceRuntime) -> None:
         outbox.close()
         events.close()
         await parts.aclose()
+
+
+def health_detail(settings: Settings, account: str) -> str:
+    """Return the executor's health line: its mode, the configured venue and the account.
+
+    The venue is named from ``settings.venue.kind``, not from the venue client (the local venue
+    speaks the Polymarket protocol, so the same client trades on both).
+    """
+    if settings.venue.kind == "polymarket":
+        where = "polymarket.com"
+    else:
+        where = f"the local venue at {settings.venue.url('clob')}"
+    if settings.executor_mode == "paper":
+        return f"paper trading ({account}), prices from {where}"
+    return f"live on {where} ({account})"
 
 
 async def _serve(executor: Executor, puller: AsyncPuller, stopping: asyncio.Event) -> None:
@@ -91,6 +105,7 @@ async def _upkeep(executor: Executor) -> None:
             if now - last_reconcile >= RECONCILE_EVERY_S:
                 last_reconcile = now
                 await executor.reconciler.run()
+                await executor.tracker.settler.sweep(executor.catalog)
                 executor.tracker.publish(executor.balance_event())
         except VenueError as exc:
             log.warning("venue upkeep failed (will retry): %s", exc)

@@ -270,7 +270,9 @@ def refused(response: httpx.Response, status: int, *words: str) -> str:
 # ---- health, settings, metrics -----------------------------------------------------------------
 
 
-def test_stack_health_liveness_readiness_and_metrics(http: httpx.Client) -> None:
+def test_stack_health_liveness_readiness_and_metrics(
+    http: httpx.Client, stack: IsolatedStack
+) -> None:
     health = http.get("/health").json()
     live = http.get("/health/live")
     ready = http.get("/health/ready")
@@ -279,6 +281,13 @@ def test_stack_health_liveness_readiness_and_metrics(http: httpx.Client) -> None
     assert health["status"] == "ok"
     assert {s["name"] for s in health["services"]} >= SERVICES
     assert all(s["healthy"] and s["status"] == "ready" for s in health["services"])
+    # The executor names the venue it is configured for: the local one, not polymarket.
+    [executor] = [s for s in health["services"] if s["name"] == "executor"]
+    wallet = load_wallet(stack.data_dir)
+    assert wallet is not None
+    assert executor["detail"] == (
+        f"live on the local venue at {stack.venue_url} ({wallet.address.lower()})"
+    ), executor
     assert {link["name"] for link in health["links"]} >= {
         "state.req",
         "signals.push",
@@ -764,6 +773,8 @@ def test_stack_strategy_config_modes_runs_and_logs_in_the_runner(
     assert created["strategy_class"] == "polybot.strategies.arbitrage:Arbitrage"
     assert (created["strategy"], created["enabled"], created["mode"]) == (STRATEGY, True, "shadow")
     assert created["config"]["min_edge"] == "0.005"  # the typed defaults, stored explicitly
+    # The runner's own view of the instance (not yet started, or just started), never UNKNOWN.
+    assert created["state"] in {"NOT_RUNNING", "RUNNING"}, created
     assert STRATEGY in {s["strategy"] for s in http.get("/strategies").json()}
 
     def runs() -> list[dict[str, Any]]:
@@ -820,6 +831,15 @@ def test_stack_strategy_config_modes_runs_and_logs_in_the_runner(
     assert http.get(path).json()["mode"] == "live"
     live = wait_until(lambda: running("live", created["config_hash"]), WAIT_S, "a live run")
     ended(first["run_id"], "RESTARTED")
+    # PUT answers with the runner's state, as GET does. The same config again keeps the run's
+    # identity (class, hash, mode), so the runner does not restart it: it is RUNNING.
+    again = http.put(path, json={"strategy_class": "arbitrage", "config": {}}, headers=auth).json()
+    assert (again["config_hash"], again["mode"], again["state"]) == (
+        created["config_hash"],
+        "live",
+        "RUNNING",
+    ), again
+    assert runs()[0]["run_id"] == live["run_id"]  # not restarted
 
     shadow = http.post(f"{path}/shadow", headers=auth).json()
     assert (shadow["command"], shadow["result"]["mode"]) == ("strategy.shadow", "shadow")

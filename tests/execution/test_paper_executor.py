@@ -85,6 +85,13 @@ def trades(stack: Stack, client_order_id: str) -> list[Trade]:
         )
 
 
+def order_state(stack: Stack, client_order_id: str) -> tuple[str, D] | None:
+    """Return the order row's (status, size_matched) as a fresh reader sees it."""
+    with stack.sessions() as session:
+        order = session.scalar(select(Order).where(Order.client_order_id == client_order_id))
+        return None if order is None else (order.status, order.size_matched)
+
+
 def test_paper_fills_walk_the_depth_rest_then_fill_and_book_pnl(paper: Stack) -> None:
     candidates = paper.venue.tradable_markets(neg_risk=False, tick="0.01")
     schedules = [(m, fee_schedule(paper.venue, m["condition_id"])) for m in candidates[:10]]
@@ -109,10 +116,8 @@ def test_paper_fills_walk_the_depth_rest_then_fill_and_book_pnl(paper: Stack) ->
     ]
     for t in taken:
         assert t.fee == taker_fee(t.size, t.price, schedule)
-    with paper.sessions() as session:
-        order = session.scalar(select(Order).where(Order.client_order_id == buy.signal_id))
-        assert order is not None
-        assert (order.status, order.size_matched) == ("LIVE", D(10))
+    # The trades commit before the order row moves: wait for it rather than race it.
+    wait_until(lambda: order_state(paper, buy.signal_id) == ("LIVE", D(10)), 20.0, "the order")
 
     # 2. The book moves: new asks at 0.43 cross our resting bid, which fills as the maker.
     paper.prices.publish(
@@ -131,10 +136,8 @@ def test_paper_fills_walk_the_depth_rest_then_fill_and_book_pnl(paper: Stack) ->
     filled = paper.fate(buy.signal_id, "order_filled")
     assert filled.data["signal_id"] == buy.signal_id
     cost = D("0.40") * 5 + D("0.42") * 5 + D("0.43") * 2
+    wait_until(lambda: order_state(paper, buy.signal_id) == ("MATCHED", D(12)), 20.0, "the fill")
     with paper.sessions() as session:
-        order = session.scalar(select(Order).where(Order.client_order_id == buy.signal_id))
-        assert order is not None
-        assert (order.status, order.size_matched) == ("MATCHED", D(12))
         position = session.scalar(
             select(Position).where(Position.token_id == yes, Position.strategy == STRATEGY)
         )
