@@ -36,7 +36,7 @@ export type Level = [number, number];
 export type LevelChange = ["BUY" | "SELL", number, number];
 
 /**
- * Top of book for one outcome token; published on every top-of-book change.
+ * Top of book for one outcome token; published on every top-of-book change (per venue frame).
  */
 export interface Price {
   type: "price";
@@ -100,7 +100,7 @@ export interface BookSnapshot {
   seq?: number;
 }
 /**
- * Changes to one token's book; apply in order to the last snapshot/delta.
+ * Changes to one token's book (a venue frame's net change); apply in order to the last book.
  */
 export interface BookDelta {
   type: "book_delta";

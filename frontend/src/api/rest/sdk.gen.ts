@@ -153,6 +153,9 @@ export const getStrategy = <ThrowOnError extends boolean = false>(options: Optio
  * Put Strategy
  *
  * Create or update a strategy instance's config; it is validated before it is stored.
+ *
+ * Answers the stored version with the runner's current state of the instance (``UNKNOWN``
+ * while the runner is down); the runner picks the new version up on its next poll.
  */
 export const putStrategy = <ThrowOnError extends boolean = false>(options: Options<PutStrategyData, ThrowOnError>) => (options.client ?? client).put<PutStrategyResponses, PutStrategyErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }],
