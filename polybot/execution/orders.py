@@ -14,7 +14,7 @@ statements: the hot path reads nothing back from SQLite.
 Writes are on the decision path, so they are cheap: every statement is built once (bound
 parameters, compiled once by SQLAlchemy's cache) and run on one connection the store keeps open.
 Building a statement per call (``insert(...).values(...)``) and checking a connection out of the
-pool per transaction cost ~0.5 ms of CPU per write (bench/tick_to_order.py); now it is ~0.1 ms.
+pool per transaction cost ~0.5–0.7 ms of CPU per write; now it is ~0.2 ms (measured on a real file).
 The store is used from the executor's event loop only (one thread).
 """
 

@@ -10,7 +10,7 @@
 * While a shard's socket is down (longer than ``fallback_after_s``) its tokens are polled over
   REST ``/books`` every ``poll_interval_s`` so prices keep flowing; the socket's own reconnect
   brings streaming back, and polling stops by itself.
-* Every frame is recorded raw and every market message normalized, with its receive time.
+* Every frame is recorded raw and every published message normalized, with its receive time.
 
 One frame, one state: the messages a frame makes are held while it is handled and published
 when it is done, conflated per token (``polybot.marketdata.conflate``): one net ``book_delta`` and

@@ -1,7 +1,7 @@
 """``Outbox``: the runner's signals and commands to the executor, sent in short bursts.
 
-One venue frame often becomes dozens of book updates on ``prices.pub`` (a re-quote moves every
-level of a market at once), and a strategy may answer each with a signal. A PUSH that runs while
+Market data arrives in bursts (one venue frame updates both tokens of a market, several frames
+can queue up while the runner is busy), and a strategy may answer each update with a signal. A PUSH that runs while
 its pipe is idle sends inline and wakes the executor, tens of µs each; once NNG is busy with a
 burst, a send is a queue append. So while the runner handles a burst of market data (from the
 first message to the subscriber's ``on_drained``) the outbox sends like Nagle's algorithm: a

@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 from venue_process import start_venue, stop_venue
 from websockets.asyncio.server import ServerConnection, serve
@@ -152,31 +152,13 @@ async def test_unparseable_frames_are_dead_lettered_and_the_feed_keeps_serving(
 
     init_db(tmp_path / "polybot.db")
     engine = make_engine(tmp_path / "polybot.db")
-    address = f"ipc://{tmp_path}/prices.pub"
-    got: list[AnyMessage] = []
-    async with serve(venue, "127.0.0.1", 0) as server:
-        port = next(iter(server.sockets)).getsockname()[1]
-        with Publisher(address) as publisher:
-            sub = AsyncSubscriber(address, callback=got.append)
-            await sub.wait_for_peers()
-            async with ClobClient(f"http://127.0.0.1:{_closed_port()}") as clob:
-                feed = MarketFeed(
-                    FeedConfig(ws_url=f"ws://127.0.0.1:{port}", health_interval_s=0),
-                    publisher=publisher,
-                    clob=clob,
-                    dead_letters=DeadLetters(engine, service="scanner", publisher=publisher),
-                )
-                await feed.start(["tok"])
-                try:
-                    await _until(
-                        got,
-                        lambda ms: any(isinstance(m, Price) for m in ms),
-                        10,
-                        "the price after the bad frames",
-                    )
-                finally:
-                    await feed.stop()
-            sub.close()
+    got = await _feed_from(
+        venue,
+        tmp_path,
+        engine,
+        lambda ms: any(isinstance(m, Price) for m in ms),
+        "the price after the bad frames",
+    )
     letters = [m for m in got if isinstance(m, Event) and m.event_type == "dead_letter"]
     assert len(letters) == 2
     with Session(engine) as session:
@@ -216,6 +198,28 @@ async def test_a_frame_of_many_changes_is_published_as_its_net_result(tmp_path: 
 
     init_db(tmp_path / "polybot.db")
     engine = make_engine(tmp_path / "polybot.db")
+    got = await _feed_from(venue, tmp_path, engine, lambda ms: len(ms) >= 5, "the whole frame")
+    engine.dispose()
+    kinds = [type(m).__name__ for m in got]
+    assert kinds == ["BookSnapshot", "Price", "BookDelta", "Event", "BookDelta"]
+    deltas = [m for m in got if isinstance(m, BookDelta)]
+    assert [[(c.side, c.price, c.size) for c in d.changes] for d in deltas] == [
+        [("BUY", 0.30, 30.0)],
+        [("BUY", 0.30, 35.0)],
+    ]
+    assert [d.timestamp for d in deltas] == [1790000000030, 1790000000035]  # the last merged
+    assert [m.seq for m in got] == list(range(got[0].seq, got[0].seq + 5))
+
+
+async def _feed_from(
+    venue: Callable[[ServerConnection], Awaitable[None]],
+    tmp_path: Path,
+    engine: Engine,
+    done: Callable[[list[AnyMessage]], bool],
+    what: str,
+) -> list[AnyMessage]:
+    """Run a ``MarketFeed`` on token ``tok`` against the scripted ``venue`` socket (REST down)
+    until ``done`` holds for what prices.pub carried; return it."""
     address = f"ipc://{tmp_path}/prices.pub"
     got: list[AnyMessage] = []
     async with serve(venue, "127.0.0.1", 0) as server:
@@ -232,18 +236,9 @@ async def test_a_frame_of_many_changes_is_published_as_its_net_result(tmp_path: 
                 )
                 await feed.start(["tok"])
                 try:
-                    await _until(got, lambda ms: len(ms) >= 5, 10, "the whole frame")
-                    assert not feed._held  # nothing left behind once the frame is handled
+                    await _until(got, done, 10, what)
+                    assert not feed._held  # nothing left behind once a frame is handled
                 finally:
                     await feed.stop()
             sub.close()
-    engine.dispose()
-    kinds = [type(m).__name__ for m in got]
-    assert kinds == ["BookSnapshot", "Price", "BookDelta", "Event", "BookDelta"]
-    deltas = [m for m in got if isinstance(m, BookDelta)]
-    assert [[(c.side, c.price, c.size) for c in d.changes] for d in deltas] == [
-        [("BUY", 0.30, 30.0)],
-        [("BUY", 0.30, 35.0)],
-    ]
-    assert [d.timestamp for d in deltas] == [1790000000030, 1790000000035]  # the last merged
-    assert [m.seq for m in got] == list(range(got[0].seq, got[0].seq + 5))
+    return got
