@@ -763,10 +763,30 @@ def cpu_ms(pids: dict[str, int]) -> dict[str, float]:
     return out
 
 
+def wakeups(pids: dict[str, int]) -> dict[str, float]:
+    """Return each process's voluntary context switches so far, over all its threads.
+
+    A voluntary switch is a thread going to sleep (to be woken again): on a 2-core machine every
+    wake-up of a process in the chain can wait behind the others, so fewer is better.
+    """
+    out: dict[str, float] = {}
+    for name, pid in pids.items():
+        total = 0
+        for status in Path(f"/proc/{pid}/task").glob("*/status"):
+            try:
+                for line in status.read_text().splitlines():
+                    if line.startswith("voluntary_ctxt_switches:"):
+                        total += int(line.split()[1])
+            except OSError:
+                continue  # a thread that just ended
+        out[name] = float(total)
+    return out
+
+
 def cpu_per_event(
     before: dict[str, float], after: dict[str, float], events: int
 ) -> dict[str, float]:
-    """Return CPU ms per event of each process between two ``cpu_ms`` readings."""
+    """Return the increase per event of each process between two readings (``cpu_ms``...)."""
     return {
         name: round((after[name] - before[name]) / max(events, 1), 3)
         for name in after
@@ -813,10 +833,12 @@ def run_stack(events: int, flow_rate: float, root: Path, *, split: bool = True) 
         if tap is not None:
             pids["tap"] = tap.pid
         start, cpu_before, load_before = time.monotonic_ns(), cpu_ms(pids), load_average()
+        woken_before = wakeups(pids)
         first = relay.posts()
         # Bounded: the executor's throughput (not this script) sets the pace; report what came.
         wait_for(first + events, relay.posts, min(600.0, max(120.0, events / flow_rate * 6)))
         end, cpu_after, load_after = time.monotonic_ns(), cpu_ms(pids), load_average()
+        woken_after = wakeups(pids)
         measured = relay.posts() - first
     finally:
         if tap is not None:
@@ -847,6 +869,7 @@ def run_stack(events: int, flow_rate: float, root: Path, *, split: bool = True) 
         "tick_to_order": latencies(e2e, start, end),
         "segments": segments,
         "cpu_ms_per_order": cpu_per_event(cpu_before, cpu_after, measured),
+        "wakeups_per_order": cpu_per_event(woken_before, woken_after, measured),
         "load": [load_before, load_after],
     }
 
@@ -968,6 +991,7 @@ def main() -> int:
         "segments_ms": result["segments"],
         "raw_ms": raw_stats,
         "cpu_ms_per_order": result["cpu_ms_per_order"],
+        "wakeups_per_order": result["wakeups_per_order"],
         "load_avg": result["load"],
     }
     print(
@@ -995,6 +1019,10 @@ def main() -> int:
     print(
         "CPU ms per order: "
         + ", ".join(f"{k} {v}" for k, v in sorted(result["cpu_ms_per_order"].items()))
+    )
+    print(
+        "wake-ups per order (voluntary context switches, all threads): "
+        + ", ".join(f"{k} {v}" for k, v in sorted(result["wakeups_per_order"].items()))
     )
     met = summary["p99_ms"] is not None and summary["p99_ms"] <= 2
     print("goal: p99 ≤ 2 ms on this machine:", "met" if met else "NOT met")

@@ -25,12 +25,12 @@ from polybot.execution.executor import Executor, ExecutorConfig
 from polybot.execution.live import PolymarketVenue
 from polybot.execution.markets import MarketCatalog
 from polybot.execution.orders import OrderStore
-from polybot.execution.portfolio import Ledger
+from polybot.execution.portfolio import FAILED, Ledger
 from polybot.execution.tracking import Tracker
 from polybot.execution.venue import PAPER_ACCOUNT, PaperTrading, Venue
 from polybot.localvenue.wallet import load_wallet
 from polybot.storage.migrate import init_db
-from polybot.storage.models import Trade
+from polybot.storage.models import FillReversal, Settlement, Trade
 from polybot.storage.sqlite import make_engine, make_session_factory
 from polybot.venues.polymarket.auth import ApiCreds
 from polybot.venues.polymarket.clob import ClobClient
@@ -102,14 +102,30 @@ async def _credentials(settings: Settings, clob: ClobClient, data_dir: Path) -> 
 
 
 def paper_cash(sessions: sessionmaker[Session], starting: Decimal) -> Decimal:
-    """Return the paper account's cash: the starting amount moved by every paper fill booked.
+    """Return the paper account's cash: the starting amount moved by every paper fill booked,
+    every settlement's payout and every fill reversal's cash.
 
-    The paper venue lives in this process; a restart must not hand the account fresh money.
+    The paper venue lives in this process; a restart must neither hand the account fresh money
+    nor lose what it was paid since (the paper venue pays a resolved market's shares at once).
+    A fill first seen FAILED never moved cash (it was recorded, not applied); one reversed
+    later moved it twice, by its trade and back by its reversal's ``cash_delta``.
     """
+    paper = PAPER_ACCOUNT
     with sessions() as session:
-        rows = session.scalars(select(Trade).where(Trade.account == PAPER_ACCOUNT)).all()
-    cash = starting
-    for trade in rows:
+        trades = session.scalars(select(Trade).where(Trade.account == paper)).all()
+        reversals = session.execute(
+            select(FillReversal.trade_id, FillReversal.cash_delta).where(
+                FillReversal.account == paper
+            )
+        ).all()
+        payouts = session.scalars(
+            select(Settlement.payout).where(Settlement.account == paper)
+        ).all()
+    cash = starting + sum(payouts, Decimal(0)) + sum((r.cash_delta for r in reversals), Decimal(0))
+    reversed_trades = {r.trade_id for r in reversals}
+    for trade in trades:
+        if trade.status == FAILED and trade.id not in reversed_trades:
+            continue  # first seen FAILED: recorded, never applied
         notional = trade.price * trade.size
         cash += (-notional if trade.side == "BUY" else notional) - trade.fee
     return cash
@@ -150,7 +166,12 @@ async def build_executor(
         catalog=MarketCatalog(clob, gamma),
         books=BookKeeper(clob),
         tracker=tracker,
-        controls=Controls(startup_limits(settings.risk, data_dir), data_dir, db.sessions),
+        controls=Controls(
+            startup_limits(settings.risk, data_dir),
+            data_dir,
+            db.sessions,
+            db_version=store.data_version,
+        ),
         config=ExecutorConfig(
             mode=settings.executor_mode, cancel_on_shutdown=settings.cancel_on_shutdown
         ),

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -77,6 +78,10 @@ class Controls:
     answers: OrderedDict[str, Event] = field(default_factory=OrderedDict)
     _modes: files.StrategyModes = field(default_factory=files.StrategyModes)
     _modes_stamp: tuple[int, int, int] = (-1, -1, -1)
+    # Changes whenever another connection commits (``OrderStore.data_version``); None: no cache.
+    db_version: Callable[[], int] | None = None
+    _enabled: dict[str, bool] = field(default_factory=dict)  # strategy → disabled
+    _enabled_version: int | None = None
 
     def set_limits(self, raw: Any) -> str:
         """Replace the limits with ``raw`` (validated); return a summary (or raise ValueError)."""
@@ -116,11 +121,23 @@ class Controls:
         return self._modes.modes.get(strategy, default) != "live"
 
     def is_disabled(self, strategy: str) -> bool:
-        """Return True when the strategy's latest ``strategy_configs`` row is disabled."""
-        engine = self.sessions.kw["bind"]
-        with engine.connect() as connection:  # Core, not a Session: this runs for every signal
-            latest = connection.execute(_LATEST_ENABLED, {"strategy": strategy}).scalar()
-        return latest is not None and not latest
+        """Return True when the strategy's latest ``strategy_configs`` row is disabled.
+
+        Other processes (the API, a notebook) write ``strategy_configs``; the answers are cached
+        until ``db_version`` says another connection committed, which costs ~3 µs instead of a
+        query (~0.1–0.5 ms) on every signal.
+        """
+        version = self.db_version() if self.db_version is not None else None
+        if version is None or version != self._enabled_version:
+            self._enabled.clear()
+            self._enabled_version = version  # read before the query: a later commit re-reads
+        disabled = self._enabled.get(strategy)
+        if disabled is None:
+            engine = self.sessions.kw["bind"]
+            with engine.connect() as connection:
+                latest = connection.execute(_LATEST_ENABLED, {"strategy": strategy}).scalar()
+            disabled = self._enabled[strategy] = latest is not None and not latest
+        return disabled
 
     def answered(self, request_id: str) -> Event | None:
         """Return the answer already given to ``request_id`` (a resent command), if any."""

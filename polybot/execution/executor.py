@@ -95,6 +95,7 @@ class Executor:
     async def stop(self) -> None:
         """Let submits in flight finish, cancel resting orders if configured, disconnect."""
         await self.submits.drain()
+        await self.catalog.aclose()
         if self.config.cancel_on_shutdown:
             try:
                 await self.cancel_everything("executor shutdown")
@@ -222,7 +223,7 @@ class Executor:
         if self.controls.is_disabled(signal.strategy):
             return Refusal("strategy_disabled", "the strategy is disabled in strategy_configs")
         try:
-            market = await self.catalog.get(signal.market_id)
+            market = await self.catalog.get(signal.market_id, stale_ok=True)
         except VenueError as exc:
             return Refusal("venue_unavailable", f"market lookup failed: {exc}")
         plan = plan_order(signal, market)

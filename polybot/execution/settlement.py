@@ -1,15 +1,20 @@
-"""Market resolutions settle our positions: 1 pUSD per winning share, 0 per losing share.
+"""Market resolutions settle our positions: 1 pUSD per winning share, 0 per losing share, and
+0.5 per share of either token when the market resolved 50/50 (no single winner).
 
 Where the executor learns that a market resolved:
 
 * **the price bus** — the scanner's ``market_resolved`` (:meth:`Settler.on_message`): at once;
 * **the venue** — :meth:`Settler.sweep` asks the venue's market (CLOB ``/markets/{cid}``:
-  ``closed`` and ``tokens[].winner``) about every market where we hold shares: at start, after
+  ``closed`` and ``tokens[].winner``, or for a 50/50 no winner and both ``tokens[].price`` at
+  0.5 — see :func:`winner_of`) about every market where we hold shares: at start, after
   reconciliation (so a resolution published while the executor was down is not missed), and with
   the periodic reconciliation (every market at most once per ``sweep_every_s``; a market whose
-  orders the venue cancelled because it resolved at each one until it shows a winner — the
-  catalog caches a market up to a minute, so that takes up to about a minute);
+  orders the venue cancelled because it resolved at each one, asked past the catalog's cache,
+  until it shows a winner);
 * **a late fill** — a fill booked in a market already resolved is settled right away.
+
+A 50/50 reaches us from the venue only: the bus ``market_resolved`` names one winning token, so it
+cannot carry one (the sweep finds it, at once when the venue's cancels flagged the market).
 
 The ledger does the accounting (``Ledger.settle``: one commit for the resolution, the
 ``settlements`` rows and the closed positions; idempotent). Each settled position is announced on
@@ -35,6 +40,7 @@ from polybot.core.errors import VenueError
 from polybot.execution import fates
 from polybot.execution.markets import MarketCatalog
 from polybot.execution.portfolio import Ledger, Settled
+from polybot.execution.resolutions import NO_WINNER, SPLIT_OUTCOME, SPLIT_PRICE
 from polybot.model.market import Market
 
 log = logging.getLogger(__name__)
@@ -45,7 +51,7 @@ FILL_REVERSED = "fill_reversed"  # a booked fill undone: its trade ended FAILED 
 SOURCE_PRICES = "prices.pub"
 SOURCE_VENUE = "venue"
 SOURCE_LATE_FILL = "late_fill"
-SWEEP_EVERY_S = 60.0  # the market catalog caches a minute: asking more often learns nothing
+SWEEP_EVERY_S = 60.0  # held markets, via the catalog (a minute's cache); flagged ones: every time
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
 
@@ -53,14 +59,25 @@ _MS = timedelta(milliseconds=1)
 def winner_of(market: Market) -> tuple[str, str] | None:
     """Return ``(winning token, outcome name)`` of a resolved market; None while unresolved.
 
-    A market counts as resolved when it is closed and exactly one token is marked the winner.
+    A market counts as resolved when it is closed and exactly one token is marked the winner, or
+    when it is closed, no token is marked and both of its tokens are priced exactly 0.5 — a
+    50/50, returned as ``(NO_WINNER, SPLIT_OUTCOME)``. A closed market showing anything else
+    (e.g. legacy markets closed at 0/0) is not settled.
     """
     if not market.closed:
         return None
     winners = [outcome for outcome in market.outcomes if outcome.winner]
-    if len(winners) != 1:
-        return None
-    return winners[0].asset_id, winners[0].name
+    if len(winners) == 1:
+        return winners[0].asset_id, winners[0].name
+    if not winners and is_split(market):
+        return NO_WINNER, SPLIT_OUTCOME
+    return None
+
+
+def is_split(market: Market) -> bool:
+    """True when a binary market's prices say it resolved 50/50 (each outcome pays 0.5)."""
+    outcomes = market.outcomes
+    return len(outcomes) == 2 and all(outcome.price == SPLIT_PRICE for outcome in outcomes)
 
 
 class Settler:
@@ -107,9 +124,16 @@ class Settler:
         source: str,
         resolved_at: datetime | None = None,
     ) -> list[Settled]:
-        """Settle every position held in ``market_id``; announce each. Idempotent."""
+        """Settle every position held in ``market_id``; announce each. Idempotent.
+
+        ``winning_token_id`` is ``NO_WINNER`` for a 50/50 resolution (every token pays 0.5).
+        """
         info = self.catalog.cached(market_id) if self.catalog is not None else None
-        if info is not None and winning_token_id not in info.token_ids:
+        if (
+            info is not None
+            and winning_token_id != NO_WINNER
+            and winning_token_id not in info.token_ids
+        ):
             log.warning(
                 "market %s resolution ignored: %s is not one of its tokens %s",
                 market_id,
@@ -163,7 +187,9 @@ class Settler:
                 settled += self.settle_late(market_id)  # resolved already: no need to ask
                 continue
             try:
-                info = await catalog.get(market_id)
+                # A flagged market is asked past the catalog's cache: its cached entry may be
+                # the still-open market of before the resolution.
+                info = await catalog.get(market_id, fresh=everything or market_id in self._flagged)
             except VenueError as exc:
                 log.warning("could not ask the venue whether %s resolved: %s", market_id, exc)
                 continue
@@ -197,7 +223,8 @@ def settled_event(account: str, one: Settled) -> Message:
         token_id=one.token_id,
         winning_token_id=one.winning_token_id,
         winning_outcome=one.winning_outcome,
-        won=one.token_id == one.winning_token_id,
+        won=one.won,
+        split=one.split,
         shares=one.shares,
         avg_price=one.avg_price,
         payout_price=one.payout_price,

@@ -24,6 +24,7 @@ from polybot.storage.models import (
     StrategyConfig,
     Trade,
 )
+from polybot.storage.realized import realized_since
 
 OPEN_STATUSES = (OrderStatus.PENDING_SUBMIT, OrderStatus.LIVE)
 MAX_ROWS = 5000  # a reply is one NNG frame: keep it bounded
@@ -140,6 +141,8 @@ def pnl(session: Session, marks: Mapping[str, float]) -> dict[str, Any]:
     """Return realized, unrealized (positions marked at the latest mid) and fees, per strategy.
 
     Tokens without a mark yet are valued at cost (unrealized 0) and listed in ``unmarked``.
+    ``daily_realized`` is the PnL realized since 00:00 UTC by fills, settlements and reversals
+    of failed fills — the same sum the executor's daily loss limit starts from.
     """
     per: dict[str, dict[str, Decimal]] = defaultdict(
         lambda: {"realized": ZERO, "unrealized": ZERO, "fees": ZERO, "exposure": ZERO}
@@ -159,11 +162,7 @@ def pnl(session: Session, marks: Mapping[str, float]) -> dict[str, Any]:
         bucket["unrealized"] += position.size * (Decimal(repr(mark)) - position.avg_price)
     day_start = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     daily_trades = session.scalar(select(func.count(Trade.id)).where(Trade.traded_at >= day_start))
-    daily = ZERO
-    for value in session.scalars(
-        select(Trade.realized_pnl).where(Trade.traded_at >= day_start)
-    ).all():
-        daily += value or ZERO
+    daily = realized_since(session, None, day_start)
     totals = {
         key: sum((b[key] for b in per.values()), ZERO)
         for key in ("realized", "unrealized", "fees", "exposure")

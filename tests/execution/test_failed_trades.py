@@ -18,27 +18,16 @@ import httpx
 import pytest
 from executor_stack import PYTHON, REPO, Stack, VenueProcess, free_port, wait_until
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
 from test_live_executor import best, signal
 from test_settlement import MARKET, NO, YES, Harness, no_mark, restart, wallet_balance
 
 from polybot.bus.messages import Event
 from polybot.execution.portfolio import realized_since
 from polybot.execution.settlement import FILL_REVERSED
-from polybot.storage.migrate import init_db
 from polybot.storage.models import FillReversal, Position, Trade
-from polybot.storage.sqlite import make_engine, make_session_factory
 
 ACCOUNT = "0xme"
 
-
-@pytest.fixture
-def sessions(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
-    path = tmp_path / "polybot.db"
-    init_db(path)
-    engine = make_engine(path)
-    yield make_session_factory(engine)
-    engine.dispose()
 
 
 def reversed_events(h: Harness) -> list[Event]:

@@ -23,25 +23,12 @@ from polybot.execution.intake import OrderPlan
 from polybot.execution.orders import DuplicateSignal, OrderStore, created_ms, ms_datetime
 from polybot.execution.portfolio import Ledger
 from polybot.model.fees import NO_FEES
-from polybot.storage.migrate import init_db
 from polybot.storage.models import Order, OrderStatus, SignalJournalEntry, SignalStatus
 from polybot.storage.sqlite import make_engine, make_session_factory
 
 CREATED_MS = 1_764_000_000_123  # an odd millisecond: float round trips would lose it
 
 
-@pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    path = tmp_path / "polybot.db"
-    init_db(path)
-    return path
-
-
-@pytest.fixture
-def sessions(db_path: Path):
-    engine = make_engine(db_path)
-    yield make_session_factory(engine)
-    engine.dispose()
 
 
 def make_signal(signal_id: str = "sig-1", price: float = 0.45) -> Signal:
@@ -193,3 +180,36 @@ def test_daily_pnl_counts_only_what_moved_today(sessions) -> None:
     after = ledger.pnl(marks.get)
     # Sold at 0.25: realized −25 today, the −20 carried in is released from unrealized.
     assert (after.realized, after.unrealized, after.daily) == (Decimal("-25"), 0, Decimal("-5"))
+
+
+def test_a_strategy_disabled_by_another_process_is_refused_at_once(db_path: Path, sessions) -> None:
+    """``Controls.is_disabled`` caches, but never past a commit by another connection."""
+    from sqlalchemy import event
+
+    from polybot.execution.control import Controls
+    from polybot.risk import RiskLimits
+    from polybot.storage.models import StrategyConfig
+
+    store = OrderStore(sessions, account="0xme", venue="local")
+    controls = Controls(RiskLimits(), db_path.parent, sessions, db_version=store.data_version)
+    queries: list[str] = []
+    event.listen(sessions.kw["bind"], "before_cursor_execute",
+                 lambda _c, _cur, sql, *_: queries.append(sql) if "strategy_configs" in sql else None)
+    api = make_session_factory(make_engine(db_path))  # the API process's own connection
+
+    def configure(enabled: bool, version: str) -> None:
+        with api.begin() as session:
+            session.add(StrategyConfig(strategy="fade", config_hash=version, config="{}",
+                                       is_enabled=enabled))
+
+    assert not controls.is_disabled("fade")  # no config row at all
+    configure(False, "v1")
+    assert controls.is_disabled("fade")
+    asked = len(queries)
+    accept(store, make_signal("sig-own"))  # the executor's own commits keep the cache valid
+    assert controls.is_disabled("fade")
+    assert controls.is_disabled("fade")
+    assert len(queries) == asked
+    configure(True, "v2")
+    assert not controls.is_disabled("fade")
+    assert len(queries) == asked + 1

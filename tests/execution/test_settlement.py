@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from executor_stack import Stack, VenueProcess, wait_until
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -37,9 +35,7 @@ from polybot.localvenue.server.run import build_venue
 from polybot.localvenue.wallet import load_wallet
 from polybot.model.fees import NO_FEES
 from polybot.risk import RiskLimits
-from polybot.storage.migrate import init_db
 from polybot.storage.models import MarketResolution, Order, Position, Settlement, Trade
-from polybot.storage.sqlite import make_engine, make_session_factory
 from polybot.venues.polymarket.clob import ClobClient
 
 ACCOUNT = "0xme"
@@ -47,26 +43,21 @@ MARKET = "0xmarket"
 YES, NO = "yes-token", "no-token"
 
 
-# ---- the ledger, tracker and settler on a real SQLite file ---------------------------------------
-@pytest.fixture
-def sessions(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
-    path = tmp_path / "polybot.db"
-    init_db(path)
-    engine = make_engine(path)
-    yield make_session_factory(engine)
-    engine.dispose()
+# ---- the ledger, tracker and settler on a real SQLite file (``sessions``: tests/conftest.py) -----
 
 
 class Harness:
     """A tracker (with its ledger and settler) as the executor builds it, events kept in a list."""
 
-    def __init__(self, sessions: sessionmaker[Session], market: str = MARKET) -> None:
+    def __init__(
+        self, sessions: sessionmaker[Session], market: str = MARKET, account: str = ACCOUNT
+    ) -> None:
         self.sessions = sessions
         self.market = market
         self.events: list[Message] = []
         self.counts: Counter[str] = Counter()
-        self.store = OrderStore(sessions, account=ACCOUNT, venue="local")
-        self.ledger = Ledger(sessions, account=ACCOUNT)
+        self.store = OrderStore(sessions, account=account, venue="local")
+        self.ledger = Ledger(sessions, account=account)
         self.tracker = Tracker(self.store, self.ledger, self.events.append, self.counted)
 
     def counted(self, name: str) -> None:
@@ -232,7 +223,7 @@ async def test_a_market_the_venue_cancelled_as_resolved_is_settled_by_the_next_s
         order = h.order("o-1", no, "BUY", "0.35", "40", "alpha")
         h.fill(order, "t1", "0.35", "20", fee="0.07")
         clob = ClobClient(server.url, chain_id=137)
-        catalog = MarketCatalog(clob, None, ttl_s=0.0)
+        catalog = MarketCatalog(clob, None)  # the executor's cache: a minute
         try:
             assert await h.tracker.settler.sweep(catalog, everything=True) == []  # not resolved
             resolved = await http.post(

@@ -19,27 +19,12 @@ from polybot.storage.journal import (
     record_audit,
     record_dead_letter,
 )
-from polybot.storage.migrate import init_db
 from polybot.storage.models import (
     AuditLogEntry,
     DeadLetter,
     Trade,
 )
 from polybot.storage.sqlite import make_engine, make_session_factory
-
-
-@pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    path = tmp_path / "polybot.db"
-    init_db(path)
-    return path
-
-
-@pytest.fixture
-def sessions(db_path: Path):
-    engine = make_engine(db_path)
-    yield make_session_factory(engine)
-    engine.dispose()
 
 
 def test_foreign_keys_are_enforced(sessions) -> None:

@@ -1,11 +1,12 @@
-// Positions, PnL and balances; reloaded (debounced) whenever one of our orders fills, since the
-// state service updates positions from the same fills.
+// Positions, PnL and balances; reloaded (debounced) whenever a fill, a settlement or a reversed
+// fill changes them (lib/position-events), so the page never shows a settled position as open.
 import { defineStore } from 'pinia'
 import { ref } from 'vue'
 import { getBalances, getPnl, listPositions } from '../api/rest/sdk.gen'
 import type { BalancesOut, PnlOut, PositionOut } from '../api/rest/types.gen'
 import { errorText, unwrap } from '../lib/api'
 import { debounce } from '../lib/debounce'
+import { changesPositions } from '../lib/position-events'
 import { useConnectionStore } from './connection'
 
 export const usePositionsStore = defineStore('positions', () => {
@@ -16,13 +17,13 @@ export const usePositionsStore = defineStore('positions', () => {
   const error = ref('')
   const loading = ref(false)
 
-  // The state service writes the position a moment after the fill is published; a short delay
-  // means the reload usually sees it, and the next fill or manual refresh catches any straggler.
+  // One resolution settles every position in its market at once: the debounce turns that burst
+  // (or a sweep's ten fills) into one reload; the next event or a manual refresh catches stragglers.
   const reloadSoon = debounce(() => void load(), 400)
 
   connection.want('positions', ['events'])
   connection.on((message) => {
-    if (message.type === 'fill' || (message.type === 'event' && message.event_type === 'order_filled')) reloadSoon()
+    if (changesPositions(message)) reloadSoon()
   })
 
   async function load(): Promise<void> {

@@ -1,14 +1,18 @@
 // Risk: limits, how close the book is to them, and the kill switch. Refreshed when the executor
-// announces a halt or applies a command, so a kill switch flipped elsewhere (CLI, notebook) shows.
+// announces a halt or applies a command, so a kill switch flipped elsewhere (CLI, notebook) shows,
+// and when positions change (a fill, settlement or reversal moves exposure and daily PnL).
 import { defineStore } from 'pinia'
 import { ref } from 'vue'
 import { getRiskState, setKillSwitch, setLimit } from '../api/rest/sdk.gen'
 import type { RiskLimitChange, RiskStateOut } from '../api/rest/types.gen'
 import { errorText, unwrap } from '../lib/api'
 import { debounce } from '../lib/debounce'
+import { changesPositions } from '../lib/position-events'
 import { useConnectionStore } from './connection'
 
 export type LimitName = RiskLimitChange['name']
+
+const RISK_EVENTS = ['risk_halt', 'command_applied']
 
 export const useRiskStore = defineStore('risk', () => {
   const connection = useConnectionStore()
@@ -19,7 +23,7 @@ export const useRiskStore = defineStore('risk', () => {
   const reloadSoon = debounce(() => void load(), 250)
   connection.want('risk', ['events'])
   connection.on((message) => {
-    if (message.type === 'event' && ['risk_halt', 'command_applied', 'order_filled'].includes(message.event_type)) reloadSoon()
+    if (changesPositions(message) || (message.type === 'event' && RISK_EVENTS.includes(message.event_type))) reloadSoon()
   })
 
   async function load(): Promise<void> {

@@ -65,6 +65,11 @@ export function describe(message: ChannelMessage): Omit<RecentEvent, 'id'> | nul
   switch (message.type) {
     case 'event': {
       const d = message.data
+      if (message.event_type === 'position_settled') {
+        // Not about a signal (no action/size/price): say what the resolution did to the position.
+        const text = `${d['won'] ? 'won' : 'lost'}: ${d['shares']} shares paid ${d['payout']}, realized ${d['realized_pnl']}`
+        return { ts: message.timestamp, kind: message.event_type, source: message.source, text }
+      }
       const what = [d['action'], d['size'], d['price'] !== undefined ? `@ ${d['price']}` : '', d['reason'] || d['detail'] || '']
       return { ts: message.timestamp, kind: message.event_type, source: message.source, text: what.filter((x) => x !== undefined && x !== '').join(' ') }
     }
