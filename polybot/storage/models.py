@@ -265,6 +265,8 @@ class MarketResolution(Base):
 
     Written by the executor in the same commit as the settlements it caused, so a resolution seen
     again (the price bus, the venue, a restart) settles nothing twice; the first winner stands.
+    A 50/50 resolution has no winner: ``winning_token_id`` is ``""`` and ``winning_outcome``
+    ``"50-50"``.
     """
 
     __tablename__ = "market_resolutions"
@@ -281,7 +283,8 @@ class MarketResolution(Base):
 
 
 class Settlement(Base):
-    """A position closed by its market's resolution: 1 pUSD per winning share, 0 per losing one.
+    """A position closed by its market's resolution: 1 pUSD per winning share, 0 per losing one,
+    0.5 per share of either token when the market resolved 50/50.
 
     ``realized_pnl`` is ``shares × (payout_price − avg_price)``; ``payout`` is what redeeming the
     shares at the venue pays. ``after_trade_id`` is the position's last ``trades`` row when it was
