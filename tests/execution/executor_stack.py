@@ -15,7 +15,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -301,3 +302,18 @@ class Stack:
         self.events.close()
         self.prices.close()
         self.engine.dispose()
+
+
+@contextmanager
+def paper_executor(data_dir: Path, venue: VenueProcess, *, live: list[str]) -> Iterator[Stack]:
+    """Run a paper-mode executor on a data dir of its own (its paper account starts afresh);
+    it must stop cleanly (exit 0) when the block ends."""
+    data_dir.mkdir()
+    running = Stack(data_dir, venue, mode="paper", live=live)
+    try:
+        running.start()
+        running.prices.wait_for_peers(1, timeout=10.0)
+        yield running
+        assert running.terminate() == 0
+    finally:
+        running.close()

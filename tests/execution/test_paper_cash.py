@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from executor_stack import Stack, VenueProcess, wait_until
+from executor_stack import Stack, VenueProcess, paper_executor, wait_until
 from test_live_executor import signal
 from test_paper_executor import publish, trades
 from test_settlement import NO, YES, Harness, restart
@@ -61,15 +61,8 @@ def test_paper_cash_after_a_restart_counts_payouts_and_reversals(tmp_path: Path)
 @pytest.fixture(scope="module")
 def paper(root: Path, venue: VenueProcess) -> Iterator[Stack]:
     """A paper-mode executor with a data dir of its own (the paper account starts afresh)."""
-    (root / "paper-cash").mkdir()
-    running = Stack(root / "paper-cash", venue, mode="paper", live=[STRATEGY])
-    try:
-        running.start()
-        running.prices.wait_for_peers(1, timeout=10.0)
+    with paper_executor(root / "paper-cash", venue, live=[STRATEGY]) as running:
         yield running
-        assert running.terminate() == 0
-    finally:
-        running.close()
 
 
 def balance(

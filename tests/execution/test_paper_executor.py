@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from executor_stack import Stack, VenueProcess, wait_until
+from executor_stack import Stack, VenueProcess, paper_executor, wait_until
 from sqlalchemy import select
 from test_live_executor import signal
 
@@ -31,15 +31,8 @@ D = Decimal
 @pytest.fixture(scope="module")
 def paper(root: Path, venue: VenueProcess) -> Iterator[Stack]:
     """A paper-mode executor (its own data dir: the paper account starts with fresh cash)."""
-    (root / "paper").mkdir()
-    running = Stack(root / "paper", venue, mode="paper", live=[STRATEGY])
-    try:
-        running.start()
-        running.prices.wait_for_peers(1, timeout=10.0)
+    with paper_executor(root / "paper", venue, live=[STRATEGY]) as running:
         yield running
-        assert running.terminate() == 0
-    finally:
-        running.close()
 
 
 def fee_schedule(venue: VenueProcess, market_id: str) -> FeeSchedule:
