@@ -7,8 +7,11 @@
   the day (at start, or when the day rolled over); for one opened today, all of it. So a loss
   carried from yesterday does not count against today's limit again.
 
-The ledger owns the positions and hands them in; the day's realized PnL is read back from SQLite
-when the day rolls over (``realized_since``), so it survives restarts.
+The ledger owns the positions and hands them in. Both halves survive a restart: the day's
+realized PnL is read back from SQLite (``realized_since``), and where the unrealized part starts
+(the positions held at the open and their first marks) is kept in ``pnl_days`` (``PnLDays``). A
+restart in the middle of the day therefore measures from the same start; without it the marks at
+the restart would become the start, and the day's loss so far would vanish from the limit.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from polybot.execution.pnl_days import DayStart, PnLDays
 from polybot.storage.models import Position
 
 ZERO = Decimal(0)
@@ -51,30 +55,51 @@ class PnLTracker:
         fees: Decimal,
         held: Iterable[Key],
         now: datetime,
+        days: PnLDays | None = None,
     ) -> None:
         self._realized_since = realized_since
+        self._days = days
         self.realized = realized
         self.fees = fees
-        self._day = utc_day(now)
-        self._day_realized = realized_since(self._day)
-        self._held_at_open = set(held)  # positions held when the day began
-        self._open_unrealized: dict[Key, Decimal] = {}  # their first marks today
+        self._open_day(utc_day(now), held)
 
-    def moved(self, realized: Decimal, fees: Decimal, when: datetime) -> None:
-        """Count PnL realized (and fees paid) at ``when``."""
+    def _open_day(self, day: datetime, held: Iterable[Key]) -> None:
+        """Start measuring ``day``: from where it started before a restart, else from now."""
+        self._day = day
+        self._day_realized = self._realized_since(day)
+        start = self._days.load(day) if self._days is not None else None
+        if start is None:
+            start = DayStart(held=set(held))
+            self._save(start)
+        self._start = start  # the positions held when the day began and their first marks
+
+    def _save(self, start: DayStart) -> None:
+        if self._days is not None:
+            self._days.save(self._day, start)
+
+    def moved(
+        self, realized: Decimal, fees: Decimal, when: datetime, *, key: Key | None = None
+    ) -> None:
+        """Count PnL realized (and fees paid) at ``when`` by the position ``key``, if a fill's.
+
+        A fill from before today that is booked only now (reported late, or found by
+        reconciliation) means its position was already held when the day began.
+        """
         self.realized += realized
         self.fees += fees
         if when >= self._day:
             self._day_realized += realized
+        elif key is not None and key not in self._start.held:
+            self._start.held.add(key)
+            self._save(self._start)
 
     def pnl(self, positions: Mapping[Key, Position], mark: Mark, now: datetime) -> PnL:
         """Return realized, unrealized and today's PnL, marking ``positions`` with ``mark``."""
         day = utc_day(now)
         if day != self._day:
-            self._day = day
-            self._day_realized = self._realized_since(day)
-            self._held_at_open = {key for key, p in positions.items() if p.size != 0}
-            self._open_unrealized = {}
+            self._open_day(day, [key for key, p in positions.items() if p.size != 0])
+        held, marks = self._start.held, self._start.marks
+        first_marks = len(marks)
         unrealized = moved = ZERO
         for key, position in positions.items():
             if position.size == 0:
@@ -85,11 +110,13 @@ class PnLTracker:
                     continue  # unmarked: valued at cost until a mark arrives
                 value = (price - position.avg_price) * position.size
                 unrealized += value
-            if key not in self._held_at_open:
+            if key not in held:
                 start = ZERO  # opened today: all of its PnL is today's
             elif position.size != 0:
-                start = self._open_unrealized.setdefault(key, value)
+                start = marks.setdefault(key, value)
             else:
-                start = self._open_unrealized.get(key, ZERO)
+                start = marks.get(key, ZERO)
             moved += value - start
+        if len(marks) != first_marks:
+            self._save(self._start)  # a position held at the open got its first mark today
         return PnL(self.realized, unrealized, self._day_realized + moved, self.fees)

@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from polybot.bus.messages import Fill
 from polybot.execution.average_cost import ZERO, Book
+from polybot.execution.pnl_days import PnLDays
 from polybot.execution.pnl_tracker import Mark, PnL, PnLTracker
 from polybot.execution.resolutions import Settled, settle_market
 from polybot.execution.reversals import FAILED, Reversal, reverse
@@ -95,6 +96,7 @@ class Ledger:
             fees=fees,
             held=[key for key, p in self._positions.items() if p.size != 0],
             now=datetime.now(UTC),
+            days=PnLDays(sessions, account),
         )
 
     def _realized_since(self, day: datetime) -> Decimal:
@@ -156,7 +158,7 @@ class Ledger:
         if reversal is not None:
             self._pnl.moved(reversal.realized_pnl, reversal.fees_delta, reversal.reversed_at)
             return Booking(reversal=reversal)
-        self._pnl.moved(realized, fill.fee, traded_at)
+        self._pnl.moved(realized, fill.fee, traded_at, key=(position.strategy, position.token_id))
         return Booking(applied=True)
 
     def _trade_row(

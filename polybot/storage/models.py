@@ -345,6 +345,28 @@ class FillReversal(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=text(NOW_SQL))
 
 
+class PnLDay(Base):
+    """Where one account's PnL for a UTC day starts: the positions held when the day began (or
+    when the executor first ran that day) and each one's first mark of the day.
+
+    A restart in the middle of the day reads it back, so the day's PnL (and the daily-loss limit)
+    keeps measuring from the same start instead of from the marks at the restart. ``open_marks``
+    is JSON, ``[[strategy, token_id, value], ...]`` with ``value`` a decimal string, or null while
+    the position has no mark yet that day. See ``polybot.execution.pnl_tracker``.
+    """
+
+    __tablename__ = "pnl_days"
+    __table_args__ = (UniqueConstraint("account", "day"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account: Mapped[str] = mapped_column(String(42))
+    day: Mapped[str] = mapped_column(String(10))  # YYYY-MM-DD (UTC)
+    open_marks: Mapped[str] = mapped_column(Text, default="[]")
+    updated_at: Mapped[datetime] = mapped_column(
+        UtcDateTime, server_default=text(NOW_SQL), onupdate=func.strftime("%Y-%m-%d %H:%M:%f", "now")
+    )
+
+
 class DeadLetter(Base):
     """A frame or message nobody could process, kept byte for byte with the reason."""
 

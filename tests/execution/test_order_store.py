@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import msgspec
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -180,6 +181,31 @@ def test_daily_pnl_counts_only_what_moved_today(sessions) -> None:
     after = ledger.pnl(marks.get)
     # Sold at 0.25: realized −25 today, the −20 carried in is released from unrealized.
     assert (after.realized, after.unrealized, after.daily) == (Decimal("-25"), 0, Decimal("-5"))
+
+
+def test_a_restart_in_the_middle_of_the_day_keeps_the_days_pnl(sessions) -> None:
+    """Today's PnL (the daily-loss limit's input) measures from the same start after a restart."""
+    store = OrderStore(sessions, account="0xme", venue="local")
+    old, new = accept(store, make_signal("sig-1")), accept(store, make_signal("sig-2"))
+    yesterday = datetime.now(UTC) - timedelta(days=1)
+    ledger = Ledger(sessions, account="0xme")
+    assert ledger.record_fill(fill("f1", "BUY", "0.50", "100", yesterday), old)
+    marks = {"111": Decimal("0.30")}
+    assert ledger.pnl(marks.get).daily == 0  # first mark of the day: the −20 is yesterday's
+    marks["111"] = Decimal("0.25")
+    today = fill("f2", "BUY", "0.50", "100", datetime.now(UTC))
+    today = msgspec.structs.replace(today, client_order_id="sig-2", order_id="0xsig-2",
+                                    token_id="222")
+    assert ledger.record_fill(today, new)
+    marks["222"] = Decimal("0.45")  # opened today: all of its −5 is today's
+    before = ledger.pnl(marks.get)
+    assert before.daily == Decimal("-10")
+
+    restarted = Ledger(sessions, account="0xme")
+    after = restarted.pnl(marks.get)
+    assert (after.unrealized, after.daily) == (before.unrealized, Decimal("-10"))
+    marks["111"] = Decimal("0.20")
+    assert restarted.pnl(marks.get).daily == Decimal("-15")
 
 
 def test_a_strategy_disabled_by_another_process_is_refused_at_once(db_path: Path, sessions) -> None:

@@ -23,7 +23,7 @@ from polybot.storage.sqlite import make_engine, read_pragmas
 
 TABLES = {
     "markets", "orders", "positions", "trades", "strategy_configs", "wallets", "signal_journal",
-    "dead_letters", "audit_log", "market_resolutions", "settlements", "fill_reversals",
+    "dead_letters", "audit_log", "market_resolutions", "settlements", "fill_reversals", "pnl_days",
 }
 
 
