@@ -33,7 +33,9 @@ several). Frames, bus messages, signals and orders are paired by token, ``ts`` r
 the n-th frame update and the n-th bus message of a ``(token, ts)`` are only paired when both
 counts agree (not, e.g., for a book that came from a REST resnapshot instead of the socket).
 
-Output: tick→order p50/p90/p99, the split into venue→prices.pub (scanner), prices.pub→accepted
+Output: tick→order p50/p90/p99; the same by an order's place in its frame's burst (a frame moves
+several books, and their orders leave one after another) and for the first order of a frame that
+found the stack idle (the chain's own latency); the split into venue→prices.pub (scanner), prices.pub→accepted
 (runner + executor intake) and accepted→POST (executor → HTTP), each as p50 and p99, the CPU each
 process used per order, and next to it — measured in the same run, after the stack stops — raw
 pynng hops between two processes, bytes only: one-way PUB→SUB, one-way PUSH→PULL, and the
@@ -643,6 +645,40 @@ def latencies(pairs: list[tuple[int, int]], since: int, until: int) -> list[floa
 # ---- the stack --------------------------------------------------------------------------------
 
 
+QUIET_NS = 30_000_000  # a frame this long after the previous one finds the stack idle
+POSITIONS = ("1st", "2nd", "3rd", "4th+")
+
+
+def burst_split(
+    pairs: list[tuple[int, int]], frame_times: Sequence[int], since: int, until: int
+) -> dict[str, Any]:
+    """Split tick→order latencies by the order's place in its frame's burst.
+
+    A frame usually moves several books (both tokens of a market at least), and the orders it
+    causes leave one after another, so the n-th waits for the ones before it. Orders are ranked
+    by POST time among those of the same frame (same ``t0``). ``first_of_quiet_frame`` is the
+    first order of a frame that came at least ``QUIET_NS`` after the one before it: the chain's
+    own latency, with no earlier work queued anywhere.
+    """
+    times = sorted(set(frame_times))
+    by_frame: dict[int, list[int]] = defaultdict(list)
+    for t0, t1 in pairs:
+        if since <= t1 <= until:
+            by_frame[t0].append(t1)
+    ranked: dict[str, list[float]] = {name: [] for name in POSITIONS}
+    quiet: list[float] = []
+    for t0, posts in by_frame.items():
+        i = bisect_left(times, t0)
+        for rank, t1 in enumerate(sorted(posts)):
+            ranked[POSITIONS[min(rank, len(POSITIONS) - 1)]].append((t1 - t0) / 1e6)
+        if i > 0 and t0 - times[i - 1] >= QUIET_NS:
+            quiet.append((min(posts) - t0) / 1e6)
+    return {
+        "first_of_quiet_frame": stats(quiet),
+        "by_position": {name: stats(values) for name, values in ranked.items()},
+    }
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -863,6 +899,7 @@ def run_stack(events: int, flow_rate: float, root: Path, *, split: bool = True) 
         }
     e2e, e2e_unpaired = join(frames, orders)
     return {
+        "bursts": burst_split(e2e, [t for t, _ in frames], start, end),
         "orders": sum(1 for t, _ in orders if start <= t <= end),
         "measured_posts": measured,
         "unpaired": e2e_unpaired,
@@ -989,6 +1026,7 @@ def main() -> int:
         "raw_hops_p50_ms": raw_stats["round_trip"]["p50"],
         "raw_hops_p99_ms": raw_stats["round_trip"]["p99"],
         "segments_ms": result["segments"],
+        "bursts_ms": result["bursts"],
         "raw_ms": raw_stats,
         "cpu_ms_per_order": result["cpu_ms_per_order"],
         "wakeups_per_order": result["wakeups_per_order"],
@@ -1004,6 +1042,19 @@ def main() -> int:
             f"tick→order  p50 {total['p50']} ms  p90 {total['p90']} ms  p99 {total['p99']} ms  "
             f"max {total['max']} ms  mean {statistics.fmean(latencies_ms):.3f} ms"
         )
+    bursts = result["bursts"]
+    quiet = bursts["first_of_quiet_frame"]
+    print(
+        f"first order of a frame after ≥ {QUIET_NS // 1_000_000} ms of quiet (no queue anywhere): "
+        f"p50 {quiet['p50']} ms  p99 {quiet['p99']} ms  n {quiet['n']}"
+    )
+    print(
+        "by place in the frame's burst: "
+        + "; ".join(
+            f"{name} p50 {s['p50']} / p99 {s['p99']} ms (n {s['n']})"
+            for name, s in bursts["by_position"].items()
+        )
+    )
     pub_sub = raw_stats["pub_sub"]
     if result["segments"]:
         print("split (ratios: × a raw PUB→SUB hop at the same percentile):")
