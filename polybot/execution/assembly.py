@@ -30,7 +30,7 @@ from polybot.execution.tracking import Tracker
 from polybot.execution.venue import PAPER_ACCOUNT, PaperTrading, Venue
 from polybot.localvenue.wallet import load_wallet
 from polybot.storage.migrate import init_db
-from polybot.storage.models import FillReversal, Settlement, Trade
+from polybot.storage.models import FillReversal, Position, Settlement, Trade
 from polybot.storage.sqlite import make_engine, make_session_factory
 from polybot.venues.polymarket.auth import ApiCreds
 from polybot.venues.polymarket.clob import ClobClient
@@ -131,6 +131,21 @@ def paper_cash(sessions: sessionmaker[Session], starting: Decimal) -> Decimal:
     return cash
 
 
+def paper_holdings(sessions: sessionmaker[Session]) -> list[tuple[str, str, Decimal]]:
+    """Return the paper account's shares per token, ``(market_id, token_id, shares)``, from its
+    positions (all strategies together: the paper venue holds them as one account)."""
+    held: dict[tuple[str, str], Decimal] = {}
+    with sessions() as session:
+        rows = session.execute(
+            select(Position.market_id, Position.token_id, Position.size).where(
+                Position.account == PAPER_ACCOUNT
+            )
+        ).all()
+    for market_id, token_id, size in rows:  # summed here: SQL would add the decimals as floats
+        held[(market_id, token_id)] = held.get((market_id, token_id), Decimal(0)) + size
+    return [(market, token, shares) for (market, token), shares in held.items() if shares > 0]
+
+
 async def build_executor(
     settings: Settings,
     data_dir: Path,
@@ -146,7 +161,9 @@ async def build_executor(
     gamma = GammaClient(settings.venue.url("gamma"))
     venue: Venue
     if settings.executor_mode == "paper":
-        venue = PaperTrading(paper_cash(db.sessions, settings.venue.local_fund_usdc))
+        venue = PaperTrading(
+            paper_cash(db.sessions, settings.venue.local_fund_usdc), paper_holdings(db.sessions)
+        )
     else:
         trading = ClobClient(settings.venue.url("clob"), chain_id=settings.venue.chain_id)
         signer = await _credentials(settings, trading, data_dir)

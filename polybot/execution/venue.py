@@ -9,6 +9,7 @@ fills). Both report order updates and fills as bus messages (``OrderUpdate``/``F
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
@@ -127,8 +128,14 @@ class PaperTrading:
     name = "paper"
     account = PAPER_ACCOUNT
 
-    def __init__(self, starting_cash: Decimal) -> None:
+    def __init__(
+        self, starting_cash: Decimal, holdings: Iterable[tuple[str, str, Decimal]] = ()
+    ) -> None:
+        """``holdings``: ``(market_id, token_id, shares)`` the paper account held before a
+        restart (the ledger's positions), so they can be sold and are paid at resolution."""
         self.paper = PaperVenue({}, starting_cash=starting_cash)
+        for market_id, token_id, shares in holdings:
+            self.paper.restore_shares(PAPER_ACCOUNT, market_id, token_id, shares)
         self._sink: VenueSink | None = None
         self._last: dict[str, OrderUpdate] = {}
         self._open: dict[str, Decimal] = {}

@@ -95,7 +95,7 @@ class PaperVenue(SimVenue):
             case TickSizeChange():
                 self.on_tick_size(message.market_id, message.new_tick_size)
             case MarketResolved():
-                if message.market_id in self._markets:
+                if self.knows_market(message.market_id):
                     self.on_resolved(message.market_id, message.winning_token_id)
             case _:
                 pass

@@ -111,3 +111,36 @@ def test_a_restarted_paper_executor_keeps_what_a_resolution_paid(paper: Stack) -
 
     after = restart(paper)
     assert D(after.data["balance"]) == expected
+
+
+def test_a_restarted_paper_executor_can_sell_and_is_paid_for_what_it_held(paper: Stack) -> None:
+    """The restarted paper venue holds the ledger's shares: it lets them be sold and pays the
+    rest when the market resolves — without waiting for another restart to count the payout."""
+    market = paper.venue.tradable_markets(neg_risk=False, tick="0.01")[8]
+    yes = market["tokens"][0]["token_id"]
+    publish(paper, market, bids=[("0.30", 50)], asks=[("0.40", 20)])
+    wait_until(lambda: refusal(paper, market) == "insufficient_shares", 20.0, "the book")
+    buy = signal(market, price=0.40, size=10, strategy=STRATEGY)
+    paper.send(buy)
+    wait_until(lambda: sum(t.size for t in trades(paper, buy.signal_id)) == 10, 20.0, "the fill")
+
+    start = D(restart(paper).data["balance"])
+    publish(paper, market, bids=[("0.30", 50)], asks=[("0.40", 20)])
+    sell = signal(market, action="SELL_YES", price=0.30, size=5, strategy=STRATEGY)
+    paper.send(sell)
+    wait_until(lambda: sum(t.size for t in trades(paper, sell.signal_id)) == 5, 20.0, "the sale")
+    got = sum((t.price * t.size - t.fee for t in trades(paper, sell.signal_id)), D(0))
+
+    paper.prices.publish(
+        MarketResolved(
+            market_id=market["condition_id"],
+            winning_token_id=yes,
+            winning_outcome="Yes",
+            timestamp=wall_ms(),
+        )
+    )
+    settled = paper.wait_event(
+        lambda e: e.event_type == "position_settled" and e.data["token_id"] == yes
+    )
+    assert D(settled.data["payout"]) == 5
+    balance(paper, lambda value: value == start + got + 5)

@@ -132,6 +132,7 @@ class SimVenue:
         self._last_print: dict[str, tuple[int, int, BookSide, Decimal]] = {}
         self._cash: dict[str, Decimal] = {}
         self._shares: dict[tuple[str, str], Decimal] = {}
+        self._restored_in: dict[str, str] = {}  # token -> market of shares held from before
         self._ext_ids = itertools.count(1)
         self._trade_ids = itertools.count(1)
         self.now_ns = 0
@@ -162,6 +163,17 @@ class SimVenue:
     def shares(self, owner: str, token_id: str) -> Decimal:
         """Return ``owner``'s shares of ``token_id`` at the venue."""
         return self._shares.get((owner, token_id), Decimal(0))
+
+    def restore_shares(self, owner: str, market_id: str, token_id: str, shares: Decimal) -> None:
+        """Hold ``shares`` of ``token_id`` for ``owner`` from before this venue started (a
+        restarted paper account): they can be sold, and pay out when ``market_id`` resolves even
+        if nothing was traded in it since."""
+        self._shares[(owner, token_id)] = self.shares(owner, token_id) + shares
+        self._restored_in[token_id] = market_id
+
+    def knows_market(self, market_id: str) -> bool:
+        """Return True for a tradable market or one whose shares were restored."""
+        return market_id in self._markets or market_id in self._restored_in.values()
 
     # ---- commands -----------------------------------------------------------------------------
     def place(self, request: OrderRequest) -> None:
@@ -376,12 +388,16 @@ class SimVenue:
         """Cancel our orders in the market and pay 1 per winning share."""
         for live in [lv for lv in self._live.values() if lv.request.market_id == market_id]:
             self._cancel_live(live, "CANCELED_MARKET_RESOLVED", "market resolved")
-        market = self._markets[market_id]
+        market = self._markets.get(market_id)
+        tokens = set(market.asset_ids) if market is not None else set()
+        tokens.update(t for t, m in self._restored_in.items() if m == market_id)
         for (owner, token_id), shares in list(self._shares.items()):
-            if token_id in market.asset_ids:
+            if token_id in tokens:
                 if token_id == winning_token_id:
                     self._cash[owner] = self.cash(owner) + shares
                 del self._shares[(owner, token_id)]
+        for token_id in [t for t, m in self._restored_in.items() if m == market_id]:
+            del self._restored_in[token_id]
 
     def on_tick_size(self, market_id: str, new_tick: float) -> None:
         """The market's tick changed; new orders must be on the new grid."""
