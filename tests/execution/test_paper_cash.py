@@ -82,18 +82,20 @@ def refusal(stack: Stack, market: dict[str, Any]) -> str:
     return str(stack.fate(sig.signal_id, "signal_rejected").data["rule"])
 
 
-def test_a_restarted_paper_executor_keeps_what_a_resolution_paid(paper: Stack) -> None:
-    start = D(balance(paper).data["balance"])
-    market = paper.venue.tradable_markets(neg_risk=False, tick="0.01")[7]
-    yes = market["tokens"][0]["token_id"]
-    publish(paper, market, bids=[("0.30", 50)], asks=[("0.40", 20)])
-    wait_until(lambda: refusal(paper, market) == "insufficient_shares", 20.0, "the book")
+def buy_ten_yes(stack: Stack, market: dict[str, Any]) -> D:
+    """Buy 10 YES at 0.40 once the executor has the book; return what they cost with fees."""
+    publish(stack, market, bids=[("0.30", 50)], asks=[("0.40", 20)])
+    wait_until(lambda: refusal(stack, market) == "insufficient_shares", 20.0, "the book")
     buy = signal(market, price=0.40, size=10, strategy=STRATEGY)
-    paper.send(buy)
-    wait_until(lambda: sum(t.size for t in trades(paper, buy.signal_id)) == 10, 20.0, "the fill")
-    spent = sum((t.price * t.size + t.fee for t in trades(paper, buy.signal_id)), D(0))
+    stack.send(buy)
+    wait_until(lambda: sum(t.size for t in trades(stack, buy.signal_id)) == 10, 20.0, "the fill")
+    return sum((t.price * t.size + t.fee for t in trades(stack, buy.signal_id)), D(0))
 
-    paper.prices.publish(
+
+def resolve_yes(stack: Stack, market: dict[str, Any]) -> D:
+    """Resolve the market to YES on the price bus; return the payout its settlement reports."""
+    yes = market["tokens"][0]["token_id"]
+    stack.prices.publish(
         MarketResolved(
             market_id=market["condition_id"],
             winning_token_id=yes,
@@ -101,10 +103,17 @@ def test_a_restarted_paper_executor_keeps_what_a_resolution_paid(paper: Stack) -
             timestamp=wall_ms(),
         )
     )
-    settled = paper.wait_event(
+    settled = stack.wait_event(
         lambda e: e.event_type == "position_settled" and e.data["token_id"] == yes
     )
-    assert D(settled.data["payout"]) == 10
+    return D(settled.data["payout"])
+
+
+def test_a_restarted_paper_executor_keeps_what_a_resolution_paid(paper: Stack) -> None:
+    start = D(balance(paper).data["balance"])
+    market = paper.venue.tradable_markets(neg_risk=False, tick="0.01")[7]
+    spent = buy_ten_yes(paper, market)
+    assert resolve_yes(paper, market) == 10
     expected = start - spent + 10
     # The paper venue paid the winning shares at once; the next reconciliation shows it.
     balance(paper, lambda value: value == expected)
@@ -117,12 +126,7 @@ def test_a_restarted_paper_executor_can_sell_and_is_paid_for_what_it_held(paper:
     """The restarted paper venue holds the ledger's shares: it lets them be sold and pays the
     rest when the market resolves — without waiting for another restart to count the payout."""
     market = paper.venue.tradable_markets(neg_risk=False, tick="0.01")[8]
-    yes = market["tokens"][0]["token_id"]
-    publish(paper, market, bids=[("0.30", 50)], asks=[("0.40", 20)])
-    wait_until(lambda: refusal(paper, market) == "insufficient_shares", 20.0, "the book")
-    buy = signal(market, price=0.40, size=10, strategy=STRATEGY)
-    paper.send(buy)
-    wait_until(lambda: sum(t.size for t in trades(paper, buy.signal_id)) == 10, 20.0, "the fill")
+    buy_ten_yes(paper, market)
 
     start = D(restart(paper).data["balance"])
     publish(paper, market, bids=[("0.30", 50)], asks=[("0.40", 20)])
@@ -131,16 +135,5 @@ def test_a_restarted_paper_executor_can_sell_and_is_paid_for_what_it_held(paper:
     wait_until(lambda: sum(t.size for t in trades(paper, sell.signal_id)) == 5, 20.0, "the sale")
     got = sum((t.price * t.size - t.fee for t in trades(paper, sell.signal_id)), D(0))
 
-    paper.prices.publish(
-        MarketResolved(
-            market_id=market["condition_id"],
-            winning_token_id=yes,
-            winning_outcome="Yes",
-            timestamp=wall_ms(),
-        )
-    )
-    settled = paper.wait_event(
-        lambda e: e.event_type == "position_settled" and e.data["token_id"] == yes
-    )
-    assert D(settled.data["payout"]) == 5
+    assert resolve_yes(paper, market) == 5
     balance(paper, lambda value: value == start + got + 5)
