@@ -899,7 +899,7 @@ def run_stack(events: int, flow_rate: float, root: Path, *, split: bool = True) 
         }
     e2e, e2e_unpaired = join(frames, orders)
     return {
-        "bursts": burst_split(e2e, [t for t, _ in frames], start, end),
+        "bursts": burst_split(e2e, [t0 for t0, _, _ in updates], start, end),  # every frame
         "orders": sum(1 for t, _ in orders if start <= t <= end),
         "measured_posts": measured,
         "unpaired": e2e_unpaired,

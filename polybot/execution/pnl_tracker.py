@@ -21,12 +21,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from polybot.execution.pnl_days import DayStart, PnLDays
+from polybot.execution.pnl_days import DayStart, Key, PnLDays
 from polybot.storage.models import Position
 
 ZERO = Decimal(0)
 Mark = Callable[[str], Decimal | None]
-Key = tuple[str, str]  # (strategy, token id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +54,7 @@ class PnLTracker:
         fees: Decimal,
         held: Iterable[Key],
         now: datetime,
-        days: PnLDays | None = None,
+        days: PnLDays,
     ) -> None:
         self._realized_since = realized_since
         self._days = days
@@ -67,15 +66,14 @@ class PnLTracker:
         """Start measuring ``day``: from where it started before a restart, else from now."""
         self._day = day
         self._day_realized = self._realized_since(day)
-        start = self._days.load(day) if self._days is not None else None
+        start = self._days.load(day)
         if start is None:
             start = DayStart(held=set(held))
             self._save(start)
         self._start = start  # the positions held when the day began and their first marks
 
     def _save(self, start: DayStart) -> None:
-        if self._days is not None:
-            self._days.save(self._day, start)
+        self._days.save(self._day, start)
 
     def moved(
         self, realized: Decimal, fees: Decimal, when: datetime, *, key: Key | None = None

@@ -389,14 +389,14 @@ class SimVenue:
         for live in [lv for lv in self._live.values() if lv.request.market_id == market_id]:
             self._cancel_live(live, "CANCELED_MARKET_RESOLVED", "market resolved")
         market = self._markets.get(market_id)
-        tokens = set(market.asset_ids) if market is not None else set()
-        tokens.update(t for t, m in self._restored_in.items() if m == market_id)
+        restored = [t for t, m in self._restored_in.items() if m == market_id]
+        tokens = set(market.asset_ids if market is not None else ()) | set(restored)
         for (owner, token_id), shares in list(self._shares.items()):
             if token_id in tokens:
                 if token_id == winning_token_id:
                     self._cash[owner] = self.cash(owner) + shares
                 del self._shares[(owner, token_id)]
-        for token_id in [t for t, m in self._restored_in.items() if m == market_id]:
+        for token_id in restored:
             del self._restored_in[token_id]
 
     def on_tick_size(self, market_id: str, new_tick: float) -> None:
